@@ -1,0 +1,29 @@
+"""What lives as long as the process: settings, database engine and session factory.
+
+Opened and closed in one pair of calls, by the bot's post_init/post_shutdown, by the command
+line, by tests that drive the Application by hand, and by jobs run from cron.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy.ext.asyncio import AsyncEngine
+
+from bot.config import Settings
+from storage.db import SessionFactory, create_engine, create_session_factory
+
+
+@dataclass
+class Resources:
+    settings: Settings
+    engine: AsyncEngine
+    session_factory: SessionFactory
+
+    @classmethod
+    def open(cls, settings: Settings) -> Resources:
+        engine = create_engine(settings.database_url)
+        return cls(settings=settings, engine=engine, session_factory=create_session_factory(engine))
+
+    async def close(self) -> None:
+        await self.engine.dispose()

@@ -1,0 +1,1 @@
+"""Business rules: plain data in, plain data out, no Telegram objects."""

@@ -1,0 +1,1 @@
+"""Models of the email work (filled in by it)."""
