@@ -40,4 +40,4 @@ def too_many_requests(retry_after: int) -> ApiError:
 
 def utf16_len(text: str) -> int:
     """Length of ``text`` in UTF-16 code units, the unit of Telegram's offsets and limits."""
-    return len(text) + sum(1 for ch in text if ord(ch) > 0xFFFF)
+    return len(text.encode("utf-16-le")) // 2
