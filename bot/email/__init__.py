@@ -1,0 +1,1 @@
+"""Email: templates, the transactional outbox (`mails`) and its delivery (`service`)."""

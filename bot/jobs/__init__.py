@@ -1,0 +1,220 @@
+"""Scheduled jobs: registered on python-telegram-bot's JobQueue, or run once from the command line.
+
+Every job opens its own sessions, isolates failures per item, and claims what must not happen
+twice in the database (its period in job_runs, a ping per breach, a mail per dedupe key), so
+any number of processes may run it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, TextIO
+
+from apscheduler.triggers.cron import CronTrigger
+
+from bot.config import OFF
+
+if TYPE_CHECKING:
+    from bot.resources import Resources
+
+log = logging.getLogger(__name__)
+
+JOB_NAMES = (
+    "weekly-digest",
+    "admin-digest",
+    "sla-reminders",
+    "auto-close",
+    "email-outbox",
+    "delivery-sweep",
+)
+
+DESCRIPTIONS = {
+    "weekly-digest": "mail each customer the tickets solved since the last digest "
+    "(DIGEST_SCHEDULE)",
+    "admin-digest": "tickets by status, unassigned, late and per agent to the admins "
+    "(ADMIN_DIGEST_SCHEDULE)",
+    "sla-reminders": "ping agents whose tickets waited longer than SLA_FIRST_RESPONSE_HOURS",
+    "auto-close": "close tickets Waiting for Customer for AUTO_CLOSE_DAYS (0: off)",
+    "email-outbox": "send queued mails, retrying failures",
+    "delivery-sweep": "retry pending Telegram deliveries",
+}
+
+# The relay work's sweep of pending Telegram deliveries: `await DELIVERY_SWEEP(resources)`.
+# Set it (or pass `delivery_sweep=` to schedule_jobs/run_job); None leaves the job unscheduled.
+DeliverySweep = Callable[["Resources"], Awaitable[Any]]
+DELIVERY_SWEEP: DeliverySweep | None = None
+
+OUTBOX_INTERVAL_SECONDS = 5
+SWEEP_INTERVAL_SECONDS = 5
+SLA_INTERVAL_SECONDS = 5 * 60
+AUTO_CLOSE_INTERVAL_SECONDS = 60 * 60
+OUTBOX_BATCH = 100
+
+
+class JobError(Exception):
+    """A job cannot run as asked (bad input): one line for stderr, exit status 2."""
+
+
+def cron(expression: str, tz: Any) -> CronTrigger | None:
+    """A trigger for a cron expression (days by name) in `tz`; None for `off`."""
+    if expression.strip().lower() == OFF:
+        return None
+    return CronTrigger.from_crontab(expression, timezone=tz)
+
+
+def schedule_jobs(
+    job_queue: Any, resources: Resources, *, delivery_sweep: DeliverySweep | None = None
+) -> None:
+    """Register every job on python-telegram-bot's JobQueue (cron ones in TIMEZONE)."""
+    settings = resources.settings
+
+    def callback(name: str) -> Callable[[Any], Awaitable[None]]:
+        async def run_scheduled(_context: Any) -> None:
+            try:
+                await _run(
+                    name,
+                    resources,
+                    dry_run=False,
+                    from_report=None,
+                    out=None,
+                    delivery_sweep=delivery_sweep,
+                )
+            except Exception:
+                log.exception("job %s failed", name)
+
+        return run_scheduled
+
+    for name, expression in (
+        ("weekly-digest", settings.digest_schedule),
+        ("admin-digest", settings.admin_digest_schedule),
+    ):
+        trigger = cron(expression, settings.tz)
+        if trigger is not None:
+            job_queue.run_custom(callback(name), job_kwargs={"trigger": trigger}, name=name)
+    job_queue.run_repeating(
+        callback("sla-reminders"), interval=SLA_INTERVAL_SECONDS, first=30, name="sla-reminders"
+    )
+    if settings.auto_close_days > 0:
+        job_queue.run_repeating(
+            callback("auto-close"),
+            interval=AUTO_CLOSE_INTERVAL_SECONDS,
+            first=60,
+            name="auto-close",
+        )
+    job_queue.run_repeating(
+        callback("email-outbox"), interval=OUTBOX_INTERVAL_SECONDS, first=1, name="email-outbox"
+    )
+    if (delivery_sweep or DELIVERY_SWEEP) is not None:
+        job_queue.run_repeating(
+            callback("delivery-sweep"),
+            interval=SWEEP_INTERVAL_SECONDS,
+            first=1,
+            name="delivery-sweep",
+        )
+
+
+async def run_job(
+    name: str,
+    resources: Resources,
+    *,
+    dry_run: bool = False,
+    from_report: Path | None = None,
+    out: TextIO = sys.stdout,
+    delivery_sweep: DeliverySweep | None = None,
+) -> int:
+    """Run one job once, now; returns the exit status (2 for bad input, one line on stderr)."""
+    try:
+        if name not in JOB_NAMES:
+            raise JobError(f"unknown job {name!r} (known: {', '.join(JOB_NAMES)})")
+        if from_report is not None and name != "weekly-digest":
+            raise JobError("--from-report works only with weekly-digest")
+        await _run(
+            name,
+            resources,
+            dry_run=dry_run,
+            from_report=from_report,
+            out=out,
+            delivery_sweep=delivery_sweep,
+        )
+    except JobError as exc:
+        print(f"job {name}: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+async def _run(
+    name: str,
+    resources: Resources,
+    *,
+    dry_run: bool,
+    from_report: Path | None,
+    out: TextIO | None,
+    delivery_sweep: DeliverySweep | None,
+) -> None:
+    from bot.jobs import admin, autoclose, digest, report, sla
+
+    settings = resources.settings
+    factory = resources.session_factory
+    lines: list[str] = []
+    if name == "weekly-digest" and from_report is not None:
+        result = await report.run(factory, from_report, tz=settings.tz, dry_run=dry_run)
+        if out is not None:
+            digest.print_result(result, out, dry_run=dry_run, tz=settings.tz, job=report.JOB)
+        return
+    if name == "weekly-digest":
+        result = await digest.run(factory, tz=settings.tz, dry_run=dry_run)
+        if out is not None:
+            digest.print_result(result, out, dry_run=dry_run, tz=settings.tz)
+        return
+    if name == "admin-digest":
+        lines = await admin.run(factory, settings, dry_run=dry_run)
+    elif name == "sla-reminders":
+        lines = await sla.remind(
+            factory, limit_hours=settings.sla_first_response_hours, dry_run=dry_run
+        )
+        lines = lines or ["sla-reminders: no ticket past the limit needs a reminder"]
+    elif name == "auto-close":
+        lines = await autoclose.run(factory, days=settings.auto_close_days, dry_run=dry_run)
+        lines = lines or ["auto-close: no ticket to close"]
+    elif name == "email-outbox":
+        lines = [await _outbox(resources, dry_run=dry_run)]
+    elif name == "delivery-sweep":
+        sweep = delivery_sweep or DELIVERY_SWEEP
+        if sweep is None:
+            lines = ["delivery-sweep: not wired in this build, nothing to do"]
+        elif dry_run:
+            lines = ["delivery-sweep: would retry pending deliveries"]
+        else:
+            await sweep(resources)
+            lines = ["delivery-sweep: done"]
+    if out is not None:
+        for line in lines:
+            out.write(f"{line}\n")
+
+
+async def _outbox(resources: Resources, *, dry_run: bool) -> str:
+    from sqlalchemy import func, select
+
+    from bot.clock import utcnow
+    from storage.models import EmailOutbox
+
+    if dry_run:
+        async with resources.session_factory() as session:
+            due = await session.scalar(
+                select(func.count()).where(
+                    EmailOutbox.status == "pending", EmailOutbox.next_try_at <= utcnow()
+                )
+            )
+        return f"email-outbox: would try {due} due mail(s)"
+    sent = 0
+    while True:  # until nothing due is left that this pass could send
+        batch = await resources.email.deliver_due(resources.session_factory, limit=OUTBOX_BATCH)
+        sent += batch
+        if batch == 0:
+            break
+        await asyncio.sleep(0)
+    return f"email-outbox: sent {sent} mail(s)"

@@ -1,0 +1,312 @@
+"""The weekly digest run on another ticket system's status report (CSV or XLSX).
+
+Columns: ticket id, customer name, customer email, status, date of last change (day first),
+subject. Tickets are grouped by email (case-insensitive), never by name. The window is in days:
+from the day of the previous successful report run, inclusive (a ticket closed later that day is
+not skipped), to today; `digest_notices` remembers what each ticket was last notified for, so a
+ticket reported solved again with the same date of last change is not mailed twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, time
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
+
+from bot.clock import utcnow
+from bot.email import mails, templates
+from bot.jobs import runs
+from bot.jobs.digest import FIRST_WINDOW, DigestResult, Recipient, queue_digests
+from storage.db import SessionFactory
+from storage.models import DigestNotice, Status
+
+JOB = "weekly-digest-report"
+SOURCE = "report"
+SOLVED = {"resolved": Status.RESOLVED.value, "closed": Status.CLOSED.value}
+
+COLUMNS = {
+    "ticket": ("ticket id", "ticket", "id", "ticket number", "ticket no"),
+    "name": ("customer name", "name", "customer", "requester", "requester name"),
+    "email": ("customer email", "email", "e-mail", "customer e-mail", "requester email"),
+    "status": ("status",),
+    "changed": (
+        "date of last change",
+        "last change",
+        "last changed",
+        "last change date",
+        "last updated",
+        "updated",
+        "date",
+    ),
+    "subject": ("subject", "title"),
+}
+
+DAY_FIRST = re.compile(
+    r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
+)
+ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+class ReportError(Exception):
+    """The report cannot be read: one line naming the file, row and field."""
+
+
+@dataclass(frozen=True)
+class ReportRow:
+    line: int
+    ticket: str
+    name: str
+    email: str
+    status: str
+    changed_on: date
+    changed_at: datetime | None  # when the report gives a time of day
+    subject: str
+
+
+def _header_key(value: object) -> str:
+    return re.sub(r"[\s_]+", " ", str(value or "").strip().lower())
+
+
+def _column_map(header: list[object], path: Path) -> dict[str, int]:
+    names = [_header_key(cell) for cell in header]
+    found: dict[str, int] = {}
+    for field, aliases in COLUMNS.items():
+        for alias in aliases:
+            if alias in names:
+                found[field] = names.index(alias)
+                break
+        else:
+            raise ReportError(f"{path.name}: no column {aliases[0]!r} in the header")
+    return found
+
+
+def parse_day_first(value: object) -> tuple[date, datetime | None]:
+    """A day-first date (DD/MM/YYYY, DD.MM.YY, ... optionally with HH:MM[:SS]) or ISO date."""
+    if isinstance(value, datetime):
+        has_time = value.time() != time(0)
+        return value.date(), value.replace(tzinfo=None) if has_time else None
+    if isinstance(value, date):
+        return value, None
+    text = str(value or "").strip()
+    match = ISO.match(text)
+    if match:
+        year, month, day = int(match[1]), int(match[2]), int(match[3])
+    else:
+        match = DAY_FIRST.match(text)
+        if not match:
+            raise ValueError(f"not a day-first date: {text!r}")
+        day, month, year = int(match[1]), int(match[2]), int(match[3])
+        if year < 100:
+            year += 2000
+    parsed = date(year, month, day)
+    if match[4] is None:
+        return parsed, None
+    moment = datetime.combine(parsed, time(int(match[4]), int(match[5]), int(match[6] or 0)))
+    return parsed, moment
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value).strip()
+
+
+def _rows(path: Path) -> list[list[object]]:
+    suffix = path.suffix.lower()
+    if suffix in (".xlsx", ".xlsm"):
+        from openpyxl import load_workbook
+
+        try:
+            workbook = load_workbook(path, read_only=True, data_only=True)
+        except Exception as exc:
+            raise ReportError(f"{path.name}: not a readable XLSX file ({exc})") from None
+        try:
+            sheet = workbook.worksheets[0]
+            return [list(row) for row in sheet.iter_rows(values_only=True)]
+        finally:
+            workbook.close()
+    if suffix in (".csv", ".txt"):
+        with path.open(newline="", encoding="utf-8-sig") as handle:
+            sample = handle.read(4096)
+            handle.seek(0)
+            try:
+                dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
+            except csv.Error:
+                dialect = csv.excel
+            return [list(row) for row in csv.reader(handle, dialect)]
+    raise ReportError(f"{path.name}: a report must be .csv or .xlsx")
+
+
+def read_report(path: Path) -> list[ReportRow]:
+    """Every row of the report, validated; a bad row raises ReportError naming it."""
+    if not path.is_file():
+        raise ReportError(f"{path}: no such file")
+    rows = _rows(path)
+    if not rows:
+        raise ReportError(f"{path.name}: empty report")
+    columns = _column_map(rows[0], path)
+    result = []
+    for number, row in enumerate(rows[1:], start=2):
+        if not any(_cell(value) for value in row):
+            continue
+        padded = list(row) + [None] * (len(rows[0]) - len(row))
+
+        def get(field: str, padded: list[object] = padded) -> object:
+            return padded[columns[field]]
+
+        ticket = _cell(get("ticket"))
+        if not ticket:
+            raise ReportError(f"{path.name} row {number}: ticket id: empty")
+        try:
+            changed_on, changed_at = parse_day_first(get("changed"))
+        except ValueError as exc:
+            raise ReportError(f"{path.name} row {number}: date of last change: {exc}") from None
+        result.append(
+            ReportRow(
+                line=number,
+                ticket=ticket[:64],
+                name=_cell(get("name")),
+                email=_cell(get("email")),
+                status=_cell(get("status")),
+                changed_on=changed_on,
+                changed_at=changed_at,
+                subject=_cell(get("subject")),
+            )
+        )
+    return result
+
+
+def _moment(row: ReportRow, tz: Any) -> datetime:
+    """The change as a UTC instant: its time when given, else the start of its day, in tz."""
+    local = row.changed_at or datetime.combine(row.changed_on, time(0))
+    return local.replace(tzinfo=tz)
+
+
+async def run(
+    session_factory: SessionFactory, path: Path, *, tz: Any, dry_run: bool = False
+) -> DigestResult:
+    """One digest run on a report file for the current ISO week in `tz`."""
+    try:
+        rows = read_report(path)
+    except ReportError as exc:
+        from bot.jobs import JobError
+
+        raise JobError(str(exc)) from None
+    now = utcnow()
+    today = now.astimezone(tz).date()
+    period = runs.iso_week(now.astimezone(tz))
+
+    async with session_factory() as session:
+        if dry_run:
+            if await runs.is_done(session, job=JOB, period=period):
+                return DigestResult(period, claimed=False)
+            start = await runs.last_window_end(session, job=JOB) or now - FIRST_WINDOW
+            recipients, _ = await _select(session, rows, start, today, tz)
+            return DigestResult(period, True, start, now, recipients)
+
+        async with session.begin():
+            claimed = await runs.claim(session, job=JOB, period=period, window_end=now)
+            if claimed is None:
+                return DigestResult(period, claimed=False)
+            start = await runs.last_window_end(session, job=JOB) or now - FIRST_WINDOW
+            await runs.set_window(session, claimed, start=start, end=now)
+        try:
+            async with session.begin():
+                recipients, notices = await _select(session, rows, start, today, tz)
+                queued = await queue_digests(session, period, recipients, prefix="digest-report")
+                await _remember(session, notices, period)
+                detail = {"customers": len(recipients), "queued": queued, "file": path.name}
+                await runs.finish(session, claimed, detail=detail)
+        except BaseException as exc:
+            async with session_factory() as failed, failed.begin():
+                await runs.finish(
+                    failed, claimed, status=runs.FAILED, detail={"error": type(exc).__name__}
+                )
+            raise
+    return DigestResult(period, True, start, now, recipients, queued)
+
+
+async def _select(
+    session: Any, rows: list[ReportRow], start: datetime, today: date, tz: Any
+) -> tuple[list[Recipient], list[dict[str, Any]]]:
+    """Recipients (by email) and their tickets solved from start's day to today, not notified."""
+    first_day = start.astimezone(tz).date()
+    latest: dict[str, ReportRow] = {}  # a ticket listed twice: its latest change counts
+    for row in rows:
+        if row.status.strip().lower() not in SOLVED or "@" not in row.email:
+            continue
+        if not first_day <= row.changed_on <= today:
+            continue
+        seen = latest.get(row.ticket)
+        if seen is None or _moment(row, tz) >= _moment(seen, tz):
+            latest[row.ticket] = row
+    notified: dict[str, datetime] = {}
+    refs = list(latest)
+    for chunk in range(0, len(refs), 500):
+        part = refs[chunk : chunk + 500]
+        found = await session.execute(
+            select(DigestNotice.ticket_ref, DigestNotice.changed_at).where(
+                tuple_(DigestNotice.source, DigestNotice.ticket_ref).in_(
+                    [(SOURCE, ref) for ref in part]
+                )
+            )
+        )
+        notified.update(dict(found.tuples().all()))
+
+    recipients: dict[str, Recipient] = {}
+    notices = []
+    for ref in sorted(latest, key=_ticket_sort_key):
+        row = latest[ref]
+        moment = _moment(row, tz)
+        if ref in notified and notified[ref] >= moment:
+            continue  # told already about this change
+        key = mails.address_key(row.email)
+        recipient = recipients.get(key)
+        if recipient is None:
+            recipient = recipients[key] = Recipient(key, row.email, row.name or None)
+        recipient.lines[ref] = templates.DigestLine(
+            ref, row.subject, SOLVED[row.status.strip().lower()]
+        )
+        notices.append(
+            {
+                "source": SOURCE,
+                "ticket_ref": ref,
+                "status": SOLVED[row.status.strip().lower()],
+                "changed_at": moment,
+                "notified_at": utcnow(),
+                "period": "",
+            }
+        )
+    return list(recipients.values()), notices
+
+
+def _ticket_sort_key(ref: str) -> tuple[int, int | str]:
+    return (0, int(ref)) if ref.isdigit() else (1, ref)
+
+
+async def _remember(session: Any, notices: list[dict[str, Any]], period: str) -> None:
+    if not notices:
+        return
+    for notice in notices:
+        notice["period"] = period
+    dialect = session.get_bind().dialect.name
+    module = postgresql if dialect == "postgresql" else sqlite
+    statement = module.insert(DigestNotice)
+    statement = statement.on_conflict_do_update(
+        index_elements=["source", "ticket_ref"],
+        set_={
+            "status": statement.excluded.status,
+            "changed_at": statement.excluded.changed_at,
+            "notified_at": statement.excluded.notified_at,
+            "period": statement.excluded.period,
+        },
+    )
+    await session.execute(statement, notices)
