@@ -1,0 +1,117 @@
+"""Wiring: the Application, its resources, handlers, menus and jobs."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import AsyncIterator
+from datetime import timedelta
+
+from sqlalchemy import select
+from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+
+import handlers
+from bot import jobs
+from bot.delivery import DeliverySender
+from bot.resources import Resources
+from handlers import menus
+from handlers.context import BotData, HelpdeskContext
+from storage.models import Role, User
+from storage.persistence import DatabasePersistence
+
+log = logging.getLogger(__name__)
+
+DELIVERY_SWEEP_SECONDS = 5
+
+
+def build_application(resources: Resources, *, rate_limiter: bool = True) -> Application:
+    """The Application for these resources; start it with `run_polling` or `running`."""
+    settings = resources.settings
+    root = settings.telegram_api_url
+    builder = (
+        ApplicationBuilder()
+        .token(settings.telegram_bot_token or "")
+        .base_url(f"{root}/bot")
+        .base_file_url(f"{root}/file/bot")
+        .context_types(ContextTypes(context=HelpdeskContext, bot_data=BotData))
+        .defaults(Defaults(tzinfo=settings.tz))
+        .persistence(
+            DatabasePersistence(
+                resources.session_factory,
+                max_idle=timedelta(minutes=settings.dialogue_timeout_minutes),
+            )
+        )
+        .post_init(start_resources)
+        .post_shutdown(stop_resources)
+    )
+    if rate_limiter:
+        builder = builder.rate_limiter(AIORateLimiter())
+    application = builder.build()
+    application.bot_data.resources = resources
+    handlers.register(application, settings)
+    application.add_error_handler(_log_error)
+    return application
+
+
+async def start_resources(application: Application) -> None:
+    """Everything that needs the running bot: senders, menus, scheduled jobs."""
+    data: BotData = application.bot_data
+    resources = data.resources
+    data.bot_username = application.bot.username
+    data.delivery = DeliverySender(resources.session_factory, application.bot)
+    data.kick_email = lambda: application.job_queue.run_once(_send_mail_now, 0)
+    await _set_menus(application)
+    jobs.schedule_jobs(application.job_queue, resources)
+    application.job_queue.run_repeating(
+        _sweep_deliveries, interval=DELIVERY_SWEEP_SECONDS, first=0, name="delivery-sweep"
+    )
+
+
+async def stop_resources(application: Application) -> None:
+    await application.bot_data.resources.close()
+
+
+async def _set_menus(application: Application) -> None:
+    resources: Resources = application.bot_data.resources
+    await menus.set_default_menu(application.bot)
+    async with resources.session_factory() as session:
+        staff = await session.execute(
+            select(User.telegram_id, User.role).where(User.role.in_([Role.AGENT, Role.ADMIN]))
+        )
+        chats = {telegram_id: Role(role) for telegram_id, role in staff}
+    for admin_id in resources.settings.admin_ids:
+        chats[admin_id] = Role.ADMIN
+    for chat_id, role in chats.items():
+        await menus.set_menu(application.bot, chat_id, role)
+
+
+async def _sweep_deliveries(context: HelpdeskContext) -> None:
+    context.bot_data.delivery.kick()
+
+
+async def _send_mail_now(context: HelpdeskContext) -> None:
+    resources = context.bot_data.resources
+    await resources.email.deliver_due(resources.session_factory)
+
+
+async def _log_error(update: object, context: HelpdeskContext) -> None:
+    update_id = getattr(update, "update_id", None)
+    log.error("update %s failed", update_id, exc_info=context.error)
+
+
+@contextlib.asynccontextmanager
+async def running(application: Application, *, poll_timeout: int = 1) -> AsyncIterator[Application]:
+    """Run the bot inside the current event loop (tests, the demo): PTB's manual lifecycle."""
+    await application.initialize()
+    await start_resources(application)
+    try:
+        await application.updater.start_polling(poll_interval=0, timeout=poll_timeout)
+        await application.start()
+        try:
+            yield application
+        finally:
+            await application.updater.stop()
+            await application.stop()
+    finally:
+        await application.shutdown()
+        await stop_resources(application)

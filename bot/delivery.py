@@ -1,0 +1,202 @@
+"""Sends the queued Telegram deliveries: in order per chat, retried until delivered.
+
+A pass takes the pending rows in id order; a chat whose oldest pending row is not yet due
+(or fails now) keeps all its later rows waiting, so a chat's order always holds. Chats are
+served concurrently. Each sent part is committed before the next, so a crash resends at most
+the one part whose answer was lost.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from datetime import timedelta
+
+from sqlalchemy import select, update
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram.constants import ParseMode
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+
+from bot.clock import utcnow
+from bot.formatting import caption_with_header, with_header
+from storage.db import SessionFactory
+from storage.models import ChatMessageRef, Delivery, User
+
+log = logging.getLogger(__name__)
+
+PENDING, SENT, BLOCKED, FAILED = "pending", "sent", "blocked", "failed"
+MAX_BACKOFF = timedelta(minutes=5)
+BATCH = 500
+CONCURRENT_CHATS = 16
+
+
+def backoff(attempts: int) -> timedelta:
+    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+
+
+def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
+    if not rows:
+        return None
+    return InlineKeyboardMarkup(
+        [[InlineKeyboardButton(label, callback_data=data) for label, data in row] for row in rows]
+    )
+
+
+class DeliverySender:
+    """One per process; `kick()` after a commit that queued rows, `sweep()` from the job."""
+
+    def __init__(self, session_factory: SessionFactory, bot: Bot) -> None:
+        self._sessions = session_factory
+        self._bot = bot
+        self._task: asyncio.Task[None] | None = None
+        self._again = False
+        self._lock = asyncio.Lock()
+        self._limit = asyncio.Semaphore(CONCURRENT_CHATS)
+
+    def kick(self) -> None:
+        """Start a pass now, or another one right after the running pass."""
+        if self._task is not None and not self._task.done():
+            self._again = True
+            return
+        self._task = asyncio.create_task(self._run_until_quiet(), name="delivery-pass")
+
+    async def _run_until_quiet(self) -> None:
+        self._again = True
+        while self._again:
+            self._again = False
+            try:
+                await self.sweep()
+            except Exception:
+                log.exception("delivery pass failed")
+
+    async def wait_idle(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def sweep(self) -> int:
+        """Send every due row; returns how many rows were delivered."""
+        async with self._lock:
+            async with self._sessions() as session:
+                rows = list(
+                    await session.scalars(
+                        select(Delivery)
+                        .where(Delivery.status == PENDING)
+                        .order_by(Delivery.id)
+                        .limit(BATCH)
+                    )
+                )
+            by_chat: dict[int, list[Delivery]] = defaultdict(list)
+            for row in rows:
+                by_chat[row.chat_id].append(row)
+            results = await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
+            return sum(results)
+
+    async def _send_chat(self, rows: list[Delivery]) -> int:
+        sent = 0
+        async with self._limit:
+            for row in rows:
+                if row.next_try_at > utcnow() or not await self._send_row(row):
+                    break
+                sent += 1
+        return sent
+
+    async def _send_row(self, row: Delivery) -> bool:
+        """Deliver one row; False leaves it (and its chat's later rows) for a later pass."""
+        try:
+            await self._deliver(row)
+        except RetryAfter as exc:
+            retry = exc.retry_after
+            seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
+            await self._postpone(row, timedelta(seconds=seconds), str(exc))
+            return False
+        except Forbidden as exc:
+            await self._finish(row, BLOCKED, str(exc))
+            await self._mark_blocked(row.chat_id)
+            return True
+        except BadRequest as exc:
+            log.warning("delivery %s refused by Telegram: %s", row.id, exc)
+            await self._finish(row, FAILED, str(exc))
+            return True
+        except (NetworkError, TelegramError) as exc:
+            await self._postpone(row, backoff(row.attempts + 1), str(exc))
+            return False
+        return True
+
+    async def _deliver(self, row: Delivery) -> None:
+        payload = row.payload
+        markup = keyboard(payload.get("buttons"))
+        if payload["type"] == "copy":
+            parts = [payload]
+        elif "header" in payload:
+            parts = with_header(payload["header"], payload["body"])
+        else:
+            parts = [payload["text"]]
+        for index in range(row.parts_sent, len(parts)):
+            last = index == len(parts) - 1
+            if payload["type"] == "copy":
+                sent = await self._bot.copy_message(
+                    chat_id=row.chat_id,
+                    from_chat_id=payload["from_chat_id"],
+                    message_id=payload["message_id"],
+                    caption=caption_with_header(payload.get("header", ""), payload.get("caption"))
+                    if "header" in payload
+                    else payload.get("caption"),
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup,
+                )
+            else:
+                sent = await self._bot.send_message(
+                    chat_id=row.chat_id,
+                    text=parts[index],
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=markup if last else None,
+                )
+            await self._part_sent(row, sent.message_id, done=last)
+
+    async def _part_sent(self, row: Delivery, message_id: int, *, done: bool) -> None:
+        row.parts_sent += 1
+        row.attempts += 1
+        async with self._sessions() as session:
+            values: dict[str, object] = {"parts_sent": row.parts_sent, "attempts": row.attempts}
+            if row.sent_message_id is None:
+                values["sent_message_id"] = row.sent_message_id = message_id
+            if done:
+                values.update(status=SENT, sent_at=utcnow(), last_error=None)
+                row.status = SENT
+            await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
+            if row.ticket_id is not None:
+                session.add(
+                    ChatMessageRef(
+                        chat_id=row.chat_id, telegram_message_id=message_id, ticket_id=row.ticket_id
+                    )
+                )
+            await session.commit()
+
+    async def _postpone(self, row: Delivery, wait: timedelta, error: str) -> None:
+        row.attempts += 1
+        row.next_try_at = utcnow() + wait
+        async with self._sessions() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id)
+                .values(attempts=row.attempts, next_try_at=row.next_try_at, last_error=error[:500])
+            )
+            await session.commit()
+
+    async def _finish(self, row: Delivery, status: str, error: str) -> None:
+        row.status = status
+        async with self._sessions() as session:
+            await session.execute(
+                update(Delivery)
+                .where(Delivery.id == row.id)
+                .values(status=status, attempts=row.attempts + 1, last_error=error[:500])
+            )
+            await session.commit()
+
+    async def _mark_blocked(self, chat_id: int) -> None:
+        async with self._sessions() as session:
+            await session.execute(
+                update(User).where(User.telegram_id == chat_id).values(blocked_at=utcnow())
+            )
+            await session.commit()

@@ -1,0 +1,118 @@
+"""People: who is writing, their role, their profile."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import utcnow
+from bot.services import access
+from bot.services.errors import NotFound
+from storage.models import Role, User
+
+
+@dataclass(frozen=True)
+class Actor:
+    """The person behind an update, as the rules see them."""
+
+    user_id: int
+    telegram_id: int
+    role: Role
+    name: str
+    registered: bool
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in access.STAFF
+
+
+def actor_of(user: User, *, is_admin: bool) -> Actor:
+    role = access.effective_role(user.role, is_admin=is_admin)
+    return Actor(
+        user_id=user.id,
+        telegram_id=user.telegram_id,
+        role=role,
+        name=user.display_name,
+        registered=role is not Role.CUSTOMER or user.registered_at is not None,
+    )
+
+
+async def by_telegram_id(session: AsyncSession, telegram_id: int) -> User | None:
+    return await session.scalar(select(User).where(User.telegram_id == telegram_id))
+
+
+async def get(session: AsyncSession, user_id: int) -> User:
+    user = await session.get(User, user_id)
+    if user is None:
+        raise NotFound("No such user.")
+    return user
+
+
+async def touch(
+    session: AsyncSession,
+    *,
+    telegram_id: int,
+    username: str | None,
+    language: str | None,
+    is_admin: bool,
+) -> User:
+    """The user writing now, created on first contact; username and activity kept fresh.
+
+    Writing to the bot also means the person can receive messages again, so a mark that
+    they had blocked the bot is lifted.
+    """
+    user = await by_telegram_id(session, telegram_id)
+    now = utcnow()
+    if user is None:
+        user = User(telegram_id=telegram_id, role=Role.CUSTOMER, created_at=now)
+        session.add(user)
+    user.username = username
+    user.language = language
+    user.last_active_at = now
+    user.blocked_at = None
+    if is_admin and user.role != Role.ADMIN:
+        user.role = Role.ADMIN
+    elif not is_admin and user.role == Role.ADMIN:
+        user.role = Role.CUSTOMER  # removed from ADMIN_IDS
+    await session.flush()
+    return user
+
+
+@dataclass(frozen=True)
+class Profile:
+    role: Role
+    telegram_id: int
+    username: str | None
+    name: str | None
+    email: str | None
+    email_verified: bool
+    phone: str | None
+
+
+async def profile(session: AsyncSession, actor: Actor) -> Profile:
+    user = await get(session, actor.user_id)
+    return Profile(
+        role=actor.role,
+        telegram_id=user.telegram_id,
+        username=user.username,
+        name=user.name,
+        email=user.email,
+        email_verified=user.email_verified_at is not None,
+        phone=user.phone,
+    )
+
+
+async def find_staff(session: AsyncSession, ref: str) -> User:
+    """An agent or admin by Telegram id or @username."""
+    ref = ref.strip()
+    query = select(User).where(User.role.in_([Role.AGENT, Role.ADMIN]), User.deleted_at.is_(None))
+    if ref.lstrip("-").isdigit():
+        query = query.where(User.telegram_id == int(ref))
+    else:
+        query = query.where(User.username == ref.removeprefix("@"))
+    user = await session.scalar(query)
+    if user is None:
+        raise NotFound(f"No agent {ref}.")
+    return user

@@ -1,0 +1,29 @@
+"""The routing table: every handler, by audience, on one screen."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.ext import Application, TypeHandler
+
+from bot.config import Settings
+from handlers import admin, common, registration, tickets
+from handlers.guard import guard
+
+GUARD_GROUP = -1  # runs before everything and stops refused updates
+
+
+def register(application: Application, settings: Settings) -> None:
+    timeout = settings.dialogue_timeout_minutes
+    application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
+    # Order matters within group 0: dialogues first, so an answer in a dialogue is never
+    # taken for a message to an agent; the catch-alls come last.
+    application.add_handlers(
+        [
+            registration.conversation(timeout),  # everyone: /start, invites, registration
+            tickets.conversation(timeout),  # customers: /new
+            *common.handlers(),  # everyone: /help, /profile, /cancel
+            *tickets.handlers(),  # customers and admins: /tickets, /ticket N
+            *admin.handlers(),  # admins: /addagent, /agents
+            *common.last_resort(),
+        ]
+    )

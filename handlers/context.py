@@ -1,0 +1,59 @@
+"""The typed context every handler receives (PTB's contexttypesbot pattern)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy.ext.asyncio import AsyncSession
+from telegram.ext import Application, CallbackContext, ExtBot
+
+from bot.services.users import Actor
+
+if TYPE_CHECKING:
+    from bot.delivery import DeliverySender
+    from bot.resources import Resources
+
+
+class BotData:
+    """Process-wide objects, set once at start (typed, instead of string keys)."""
+
+    resources: Resources
+    delivery: DeliverySender
+    bot_username: str
+    kick_email: Any  # () -> None: run the email outbox now
+
+
+class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
+    """Adds who is writing (`actor`), the update's session, and the dialogue's data."""
+
+    def __init__(
+        self,
+        application: Application,
+        chat_id: int | None = None,
+        user_id: int | None = None,
+    ) -> None:
+        super().__init__(application=application, chat_id=chat_id, user_id=user_id)
+        self._actor: Actor | None = None
+        self._session: AsyncSession | None = None
+        self.dialogue: dict[str, Any] = {}
+        self.mail_queued = False
+
+    @property
+    def actor(self) -> Actor:
+        if self._actor is None:
+            raise RuntimeError("the guard did not run for this update")
+        return self._actor
+
+    @actor.setter
+    def actor(self, value: Actor) -> None:
+        self._actor = value
+
+    @property
+    def session(self) -> AsyncSession:
+        if self._session is None:
+            raise RuntimeError("no unit of work is open: decorate the handler")
+        return self._session
+
+    @property
+    def resources(self) -> Resources:
+        return self.bot_data.resources

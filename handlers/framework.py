@@ -1,0 +1,201 @@
+"""How every handler runs: one transaction per update, committed before anyone is answered.
+
+A handler returns what to say (`Reply`, `Answer`, `Edit`); the wrapper commits first and
+only then talks to Telegram, so nothing is promised that was not stored. A `ServiceError`
+rolls the whole action back and its message is the answer. Dialogue steps (`step`) also
+store the next state, the dialogue's data and the update id in the same transaction, which
+is what lets a dialogue survive a crash and ignore an update delivered twice.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import asdict, dataclass, field
+
+from telegram import Update
+from telegram.constants import ParseMode
+from telegram.error import TelegramError
+from telegram.ext import ConversationHandler
+
+from bot.delivery import keyboard
+from bot.formatting import esc
+from bot.services.errors import ServiceError
+from handlers import menus
+from handlers.context import HelpdeskContext
+from storage import dialogues
+from storage.models import Role
+
+log = logging.getLogger(__name__)
+
+END = ConversationHandler.END
+Buttons = list[list[tuple[str, str]]]
+
+
+@dataclass
+class Reply:
+    """A message to the chat the update came from (HTML, already escaped)."""
+
+    text: str
+    buttons: Buttons | None = None
+
+
+@dataclass
+class Answer:
+    """The answer to a pressed button (a short notice at the top of the chat)."""
+
+    text: str | None = None
+    alert: bool = False
+
+
+@dataclass
+class Edit:
+    """Change the message whose button was pressed; `buttons=None` removes the keyboard."""
+
+    text: str | None = None
+    buttons: Buttons | None = None
+
+
+@dataclass
+class Step:
+    """A dialogue step's outcome: the state to go to (END to finish) and what to say."""
+
+    state: str | int | None
+    say: list[Reply | Answer | Edit | Menu] = field(default_factory=list)
+
+
+@dataclass
+class Menu:
+    """Set this chat's command menu for a role (after the role changed)."""
+
+    role: Role
+
+
+Output = Reply | Answer | Edit | Menu
+Result = Output | Sequence[Output] | None
+Handler = Callable[[Update, HelpdeskContext], Awaitable[Result]]
+StepHandler = Callable[[Update, HelpdeskContext], Awaitable[Step]]
+
+
+def refusal(error: ServiceError) -> Reply:
+    return Reply(esc(error.message))
+
+
+def action(func: Handler) -> Callable[[Update, HelpdeskContext], Awaitable[None]]:
+    """Run a handler in its own transaction, then say what it returned."""
+
+    @functools.wraps(func)
+    async def wrapper(update: Update, context: HelpdeskContext) -> None:
+        async with context.resources.session_factory() as session:
+            context._session = session
+            try:
+                result = await func(update, context)
+                await session.commit()
+            except ServiceError as error:
+                await session.rollback()
+                result = refusal(error)
+            finally:
+                context._session = None
+        after_commit(context)
+        await say(update, context, result)
+
+    return wrapper
+
+
+def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[object]]]:
+    """Like `action`, for a step of the dialogue `dialogue` (a ConversationHandler's name)."""
+
+    def decorate(func: StepHandler) -> Callable[..., Awaitable[object]]:
+        @functools.wraps(func)
+        async def wrapper(update: Update, context: HelpdeskContext) -> object:
+            chat_id, user_id = update.effective_chat.id, update.effective_user.id
+            key = {"name": dialogue, "chat_id": chat_id, "user_id": user_id}
+            async with context.resources.session_factory() as session:
+                context._session = session
+                try:
+                    row = await dialogues.load(session, **key)
+                    if row is not None and update.update_id <= row.last_update_id:
+                        # Delivered again after a crash: repeat the question, change nothing.
+                        prompt = [Reply(**row.prompt)] if row.prompt else []
+                        outcome = Step(None, prompt)
+                    else:
+                        context.dialogue = dict(row.data) if row is not None else {}
+                        outcome = await func(update, context)
+                        await _store(session, key, outcome, context, update.update_id)
+                    await session.commit()
+                except ServiceError as error:
+                    await session.rollback()
+                    outcome = Step(None, [refusal(error)])
+                finally:
+                    context._session = None
+            after_commit(context)
+            await say(update, context, outcome.say)
+            return outcome.state
+
+        return wrapper
+
+    return decorate
+
+
+async def _store(session, key, outcome: Step, context: HelpdeskContext, update_id: int) -> None:  # type: ignore[no-untyped-def]
+    if outcome.state == END:
+        await dialogues.end(session, **key)
+    elif outcome.state is not None:
+        replies = [asdict(item) for item in outcome.say if isinstance(item, Reply)]
+        await dialogues.save(
+            session,
+            **key,
+            state=str(outcome.state),
+            data=context.dialogue,
+            update_id=update_id,
+            prompt=replies[-1] if replies else None,
+        )
+
+
+def after_commit(context: HelpdeskContext) -> None:
+    """Wake the senders for whatever the transaction queued."""
+    context.bot_data.delivery.kick()
+    if context.mail_queued:
+        context.mail_queued = False
+        context.bot_data.kick_email()
+
+
+async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
+    """Send the outputs; a pressed button is always answered exactly once."""
+    outputs: Sequence[Output] = (
+        [] if result is None else ([result] if isinstance(result, Output) else result)
+    )
+    query = update.callback_query
+    answered = False
+    chat_id = update.effective_chat.id
+    for output in outputs:
+        try:
+            if isinstance(output, Reply):
+                await context.bot.send_message(
+                    chat_id,
+                    output.text,
+                    parse_mode=ParseMode.HTML,
+                    reply_markup=keyboard(output.buttons),
+                )
+            elif isinstance(output, Answer) and query is not None and not answered:
+                answered = True
+                await query.answer(output.text, show_alert=output.alert)
+            elif isinstance(output, Menu):
+                await menus.set_menu(context.bot, chat_id, output.role)
+            elif isinstance(output, Edit) and query is not None and query.message is not None:
+                if output.text is not None:
+                    await query.edit_message_text(
+                        output.text,
+                        parse_mode=ParseMode.HTML,
+                        reply_markup=keyboard(output.buttons),
+                    )
+                else:
+                    await query.edit_message_reply_markup(keyboard(output.buttons))
+        except TelegramError as error:
+            log.warning("update %s: could not answer: %s", update.update_id, error)
+    if query is not None and not answered:
+        try:
+            await query.answer()
+        except TelegramError as error:
+            log.warning("update %s: could not answer the button: %s", update.update_id, error)

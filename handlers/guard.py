@@ -1,0 +1,70 @@
+"""Runs first for every update: who is writing, and may they do this? (one place)."""
+
+from __future__ import annotations
+
+from telegram import Update
+from telegram.constants import ChatType, ParseMode
+from telegram.ext import ApplicationHandlerStop
+
+from bot.services import access, users
+from handlers.context import HelpdeskContext
+
+# What an unregistered customer may do before finishing /start.
+BEFORE_REGISTRATION = {"start", "help", "cancel", "profile", "skip", "resend"}
+
+
+def _command_of(update: Update) -> str | None:
+    message = update.message
+    if message is None or not message.text or not message.text.startswith("/"):
+        return None
+    word = message.text.split(maxsplit=1)[0][1:]
+    return word.partition("@")[0].lower()
+
+
+async def guard(update: Update, context: HelpdeskContext) -> None:
+    """Identify the user, then stop any update their role may not send."""
+    if update.effective_user is None or update.effective_chat is None:
+        raise ApplicationHandlerStop  # polls, inline queries, channel posts: not ours
+    if update.effective_chat.type != ChatType.PRIVATE or update.edited_message is not None:
+        raise ApplicationHandlerStop  # the helpdesk lives in private chats only
+    if update.message is None and update.callback_query is None:
+        raise ApplicationHandlerStop
+    tg_user = update.effective_user
+    is_admin = context.resources.settings.is_admin(tg_user.id)
+    async with context.resources.session_factory() as session:
+        user = await users.touch(
+            session,
+            telegram_id=tg_user.id,
+            username=tg_user.username,
+            language=tg_user.language_code,
+            is_admin=is_admin,
+        )
+        await session.commit()
+        context.actor = users.actor_of(user, is_admin=is_admin)
+    refusal = _refusal(update, context)
+    if refusal is not None:
+        if update.callback_query is not None:
+            await update.callback_query.answer(refusal, show_alert=True)
+        else:
+            await context.bot.send_message(
+                update.effective_chat.id, refusal, parse_mode=ParseMode.HTML
+            )
+        raise ApplicationHandlerStop
+
+
+def _refusal(update: Update, context: HelpdeskContext) -> str | None:
+    actor = context.actor
+    if update.callback_query is not None:
+        if not access.may_press(actor.role, update.callback_query.data or ""):
+            return "This button is not available to you."
+        return None
+    command = _command_of(update)
+    if command is None:
+        return None
+    if not access.is_known_command(command):
+        return f"I don't know /{command[:32]}. Send /help to see what you can do."
+    if not access.may_use(actor.role, command):
+        return f"/{command} is not available to you. Send /help to see what you can do."
+    if not actor.registered and command not in BEFORE_REGISTRATION:
+        return "Please register first: send /start."
+    return None

@@ -1,0 +1,212 @@
+"""Customers' tickets: /new (a dialogue), /tickets, /ticket N."""
+
+from __future__ import annotations
+
+import secrets
+import warnings
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.formatting import esc
+from bot.services import tickets, validation
+from bot.services.errors import Invalid
+from handlers.context import HelpdeskContext
+from handlers.framework import END, Answer, Edit, Reply, Result, Step, action, step
+from handlers.render import priority_name, ticket_card, ticket_line
+from storage import dialogues
+from storage.models import Priority, Role
+
+NAME = "new_ticket"
+ASK_SUBJECT, ASK_DESCRIPTION, ASK_PRIORITY = "subject", "description", "priority"
+PAGE_SIZE = 10
+
+
+@step(NAME)
+async def new(update: Update, context: HelpdeskContext) -> Step:
+    return Step(
+        ASK_SUBJECT,
+        [Reply(f"New ticket. What is the subject? (up to {validation.SUBJECT_MAX} characters)")],
+    )
+
+
+@step(NAME)
+async def got_subject(update: Update, context: HelpdeskContext) -> Step:
+    subject = validation.text(update.message.text, field="subject", limit=validation.SUBJECT_MAX)
+    context.dialogue["subject"] = subject
+    return Step(
+        ASK_DESCRIPTION,
+        [Reply(f"Describe the problem (up to {validation.DESCRIPTION_MAX} characters).")],
+    )
+
+
+@step(NAME)
+async def got_description(update: Update, context: HelpdeskContext) -> Step:
+    context.dialogue["description"] = validation.text(
+        update.message.text, field="description", limit=validation.DESCRIPTION_MAX
+    )
+    # A fresh nonce per dialogue: buttons of an earlier /new cannot answer this one.
+    nonce = secrets.token_hex(4)
+    context.dialogue["nonce"] = nonce
+    buttons = [[(priority_name(p), f"new:{nonce}:{p.name.lower()}") for p in Priority]]
+    return Step(ASK_PRIORITY, [Reply("How urgent is it?", buttons=buttons)])
+
+
+@step(NAME)
+async def got_priority(update: Update, context: HelpdeskContext) -> Step:
+    _, nonce, choice = ([*update.callback_query.data.split(":"), "", ""])[:3]
+    if nonce != context.dialogue.get("nonce"):
+        return Step(None, [Answer("This button belongs to an earlier dialogue.", alert=True)])
+    priority = tickets.parse_priority(choice)
+    ticket = await tickets.open_ticket(
+        context.session,
+        customer=context.actor,
+        subject=context.dialogue["subject"],
+        description=context.dialogue["description"],
+        priority=priority,
+    )
+    return Step(
+        END,
+        [
+            Answer(),
+            Edit(f"How urgent is it? <b>{priority_name(priority)}</b>"),
+            Reply(
+                f"Ticket <b>#{ticket.id}</b> is open: {esc(ticket.subject)}.\n"
+                "An agent will answer here. Anything you send now is added to the ticket."
+            ),
+        ],
+    )
+
+
+@step(NAME)
+async def press_a_button(update: Update, context: HelpdeskContext) -> Step:
+    return Step(None, [Reply("Please choose the priority with the buttons above, or /cancel.")])
+
+
+@step(NAME)
+async def not_text(update: Update, context: HelpdeskContext) -> Step:
+    return Step(None, [Reply("Please answer with a text message, or /cancel.")])
+
+
+@step(NAME)
+async def cancel(update: Update, context: HelpdeskContext) -> Step:
+    return Step(END, [Reply("Cancelled; no ticket was opened.")])
+
+
+@action
+async def timed_out(update: Update, context: HelpdeskContext) -> Reply:
+    await dialogues.end(
+        context.session,
+        name=NAME,
+        chat_id=update.effective_chat.id,
+        user_id=update.effective_user.id,
+    )
+    return Reply("The new ticket timed out before it was finished. Send /new to start again.")
+
+
+def conversation(timeout_minutes: int) -> ConversationHandler:
+    text = filters.TEXT & ~filters.COMMAND
+    other = ~filters.COMMAND & ~filters.TEXT
+    # PTB warns that a CallbackQueryHandler is not tracked per message when per_message is
+    # False. That is what we want: the dialogue is per user, and the priority buttons carry
+    # the dialogue's nonce, so a button of another message is recognised and refused.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return _conversation(text, other, timeout_minutes)
+
+
+def _conversation(text: filters.BaseFilter, other: filters.BaseFilter, timeout_minutes: int):
+    return ConversationHandler(
+        name=NAME,
+        persistent=True,
+        allow_reentry=True,
+        conversation_timeout=timeout_minutes * 60,
+        entry_points=[CommandHandler("new", new)],
+        states={
+            ASK_SUBJECT: [MessageHandler(text, got_subject), MessageHandler(other, not_text)],
+            ASK_DESCRIPTION: [
+                MessageHandler(text, got_description),
+                MessageHandler(other, not_text),
+            ],
+            ASK_PRIORITY: [
+                CallbackQueryHandler(got_priority, pattern=r"^new:"),
+                MessageHandler(~filters.COMMAND, press_a_button),
+            ],
+            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+        },
+        fallbacks=[CommandHandler("cancel", cancel)],
+    )
+
+
+def _scope(context: HelpdeskContext) -> str:
+    if context.actor.role is Role.CUSTOMER:
+        return "all"
+    scope = (context.args or ["open"])[0].lower()
+    if scope not in ("open", "unassigned", "all"):
+        raise Invalid("Use /tickets open, /tickets unassigned or /tickets all.")
+    return scope
+
+
+async def _page(context: HelpdeskContext, scope: str, offset: int) -> tuple[str, list]:
+    actor = context.actor
+    views, total = await tickets.listing(
+        context.session, actor=actor, scope=scope, offset=offset, limit=PAGE_SIZE
+    )
+    if not total:
+        if actor.role is Role.CUSTOMER:
+            return "You have no tickets yet. Send /new to open one.", []
+        return f"No tickets ({scope}).", []
+    staff = actor.role is not Role.CUSTOMER
+    title = "Your tickets" if not staff else f"Tickets ({scope})"
+    lines = [f"<b>{title}</b> {offset + 1}–{offset + len(views)} of {total}"]
+    lines += [ticket_line(view, show_customer=staff) for view in views]
+    lines.append("\nSend /ticket N for details.")
+    nav = []
+    if offset > 0:
+        nav.append(("« Newer", f"page:{scope}:{max(offset - PAGE_SIZE, 0)}"))
+    if offset + PAGE_SIZE < total:
+        nav.append(("Older »", f"page:{scope}:{offset + PAGE_SIZE}"))
+    return "\n".join(lines), [nav] if nav else []
+
+
+@action
+async def list_tickets(update: Update, context: HelpdeskContext) -> Result:
+    text, buttons = await _page(context, _scope(context), 0)
+    return Reply(text, buttons=buttons or None)
+
+
+@action
+async def turn_page(update: Update, context: HelpdeskContext) -> Result:
+    try:
+        _, scope, offset = update.callback_query.data.split(":")
+        if scope not in ("open", "unassigned", "all") or not offset.isdigit():
+            raise ValueError
+    except ValueError:
+        return Answer("This button is not valid.", alert=True)
+    if context.actor.role is Role.CUSTOMER:
+        scope = "all"
+    text, buttons = await _page(context, scope, int(offset))
+    return [Answer(), Edit(text, buttons=buttons or None)]
+
+
+@action
+async def show_ticket(update: Update, context: HelpdeskContext) -> Result:
+    number = validation.ticket_number(" ".join(context.args or []))
+    view = await tickets.view(context.session, actor=context.actor, number=number)
+    return Reply(ticket_card(view, for_role=context.actor.role))
+
+
+def handlers() -> list:
+    return [
+        CommandHandler("tickets", list_tickets),
+        CallbackQueryHandler(turn_page, pattern=r"^page:"),
+        CommandHandler("ticket", show_ticket),
+    ]

@@ -1,0 +1,121 @@
+"""The real bot, in-process, against the Bot API stand-in: what end-to-end tests drive."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import re
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from bot.app import build_application, running
+from bot.config import Settings, load_settings
+from bot.resources import Resources
+from bot.services import validation
+from bot.standin import BotApiStandin, StandinUser
+from storage.migrate import upgrade
+from storage.models import EmailOutbox
+
+TOKEN = "123456:TEST-token"
+BOT_USERNAME = "helpdesk_test_bot"
+ADMIN_ID = 900
+
+
+def make_settings(tmp_path: Path, api_url: str, **overrides: Any) -> Settings:
+    values: dict[str, Any] = {
+        "_env_file": None,
+        "telegram_bot_token": TOKEN,
+        "telegram_api_url": api_url,
+        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}",
+        "admin_ids": [ADMIN_ID],
+        "email_backend": "console",
+        "digest_schedule": "off",
+        "admin_digest_schedule": "off",
+    }
+    values.update(overrides)
+    return load_settings(**values)
+
+
+@dataclass
+class Harness:
+    standin: BotApiStandin
+    resources: Resources
+    settings: Settings
+
+    def user(self, telegram_id: int, name: str, username: str | None = None) -> StandinUser:
+        return self.standin.user(telegram_id, first_name=name, username=username)
+
+    @property
+    def admin(self) -> StandinUser:
+        return self.standin.user(ADMIN_ID, first_name="Ada", username="ada_admin")
+
+    async def mails_to(self, address: str) -> list[EmailOutbox]:
+        async with self.resources.session_factory() as session:
+            rows = await session.scalars(
+                select(EmailOutbox).where(EmailOutbox.recipient == address).order_by(EmailOutbox.id)
+            )
+            return list(rows)
+
+    async def latest_code(self, address: str) -> str:
+        for _ in range(50):
+            mails = [m for m in await self.mails_to(address) if m.kind == "verification"]
+            if mails:
+                return re.search(r"\b(\d{6})\b", mails[-1].text).group(1)
+            await asyncio.sleep(0.05)
+        raise AssertionError(f"no verification mail to {address}")
+
+    async def register(
+        self, user: StandinUser, *, name: str, email: str, phone: str | None = None
+    ) -> None:
+        """Play the whole registration dialogue as the customer would."""
+        await user.send("/start")
+        await user.receive_text("full name")
+        await user.send(name)
+        await user.receive_text("email")
+        await user.send(email)
+        if self.settings.require_email_verification:
+            await user.receive_text("6-digit code")
+            await user.send(await self.latest_code(validation.email(email)))
+            await user.receive_text("verified")
+        await user.send(phone or "/skip")
+        await user.receive_text("all set")
+
+    async def open_ticket(
+        self, user: StandinUser, *, subject: str, description: str, priority: str = "Medium"
+    ) -> int:
+        await user.send("/new")
+        await user.receive_text("subject")
+        await user.send(subject)
+        await user.receive_text("Describe")
+        await user.send(description)
+        buttons = await user.receive_text("How urgent")
+        await user.press(buttons, priority)
+        opened = await user.receive_text("is open")
+        return int(re.search(r"#(\d+)", opened["text"]).group(1))
+
+    async def add_agent(self, user: StandinUser, name: str) -> None:
+        await self.admin.send(f"/addagent {name}")
+        invite = await self.admin.receive_text("Invite for")
+        token = re.search(r"start=([A-Za-z0-9_-]+)", invite["text"]).group(1)
+        await user.send(f"/start {token}")
+        await user.receive_text("You are now an agent")
+
+
+def migrate(settings: Settings) -> None:
+    upgrade(settings.database_url)
+
+
+@contextlib.asynccontextmanager
+async def started_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
+    """A migrated database, the stand-in, and the real Application polling it."""
+    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        settings = make_settings(tmp_path, standin.url, **overrides)
+        await asyncio.to_thread(migrate, settings)
+        resources = Resources.open(settings)
+        application = build_application(resources, rate_limiter=False)
+        async with running(application):
+            yield Harness(standin=standin, resources=resources, settings=settings)
