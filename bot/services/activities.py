@@ -1,18 +1,37 @@
-"""The single write path of ticket history, in Freshdesk's activity shape (metrics.md)."""
+"""The single write path of ticket history, in Freshdesk's activity shape (metrics.md).
+
+Every activity also brings the ticket's summary row (`ticket_summaries`) up to date in the same
+transaction, so reports read one row per ticket instead of replaying the history.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow_seconds
-from storage.models import Activity
+from bot.reports import metrics
+from storage.models import Activity, TicketSummary
+from storage.types import from_micros, to_micros
 
 TELEGRAM = "telegram"
 USER = "user"
 SYSTEM = "system"
+
+_TIME_FIELDS = frozenset(
+    {
+        "created_at",
+        "last_at",
+        "status_since",
+        "first_response_at",
+        "first_resolution_at",
+        "full_resolution_at",
+        "end_at",
+    }
+)
 
 
 async def record(
@@ -36,4 +55,104 @@ async def record(
     )
     session.add(row)
     await session.flush()
+    await _update_summary(session, row)
     return row
+
+
+async def _update_summary(session: AsyncSession, row: Activity) -> None:
+    """Fold the new activity into the ticket's summary, or recompute the ticket when the
+    activity is out of order or names a different requester (both change earlier answers)."""
+    summary = await session.get(TicketSummary, (row.source, row.ticket_id))
+    at = to_micros(row.performed_at)
+    requester = row.activity.get("requester")
+    if (
+        summary is None
+        or at < to_micros(summary.last_at)
+        or (requester is not None and int(requester) != summary.requester)
+    ):
+        await recompute(session, source=row.source, ticket_id=row.ticket_id, summary=summary)
+        return
+    state = state_of(summary)
+    metrics.apply(
+        state,
+        at=at,
+        performer_type=row.performer_type,
+        performer_id=row.performer_id,
+        activity=row.activity,
+        requester=state.requester,
+    )
+    _store(summary, state)
+    await session.flush()
+
+
+async def recompute(
+    session: AsyncSession,
+    *,
+    source: str,
+    ticket_id: int,
+    summary: TicketSummary | None = None,
+) -> TicketSummary | None:
+    """Rebuild one ticket's summary row from all its activities (the full recomputation)."""
+    if summary is None:
+        summary = await session.get(TicketSummary, (source, ticket_id))
+    state = await compute(session, source=source, ticket_id=ticket_id)
+    if state.activity_count == 0:
+        if summary is not None:
+            await session.delete(summary)
+            await session.flush()
+        return None
+    if summary is None:
+        summary = TicketSummary(source=source, ticket_id=ticket_id)
+        session.add(summary)
+    else:
+        state.end_at = None if summary.end_at is None else to_micros(summary.end_at)
+    _store(summary, state)
+    await session.flush()
+    return summary
+
+
+async def compute(session: AsyncSession, *, source: str, ticket_id: int) -> metrics.State:
+    """The ticket's summary computed in Python from all its activities (not stored)."""
+    result = await session.execute(
+        select(
+            Activity.id,
+            Activity.performed_at,
+            Activity.performer_type,
+            Activity.performer_id,
+            Activity.activity,
+        )
+        .where(Activity.source == source, Activity.ticket_id == ticket_id)
+        .order_by(Activity.performed_at, Activity.id)
+    )
+    acts = [
+        metrics.Act(
+            at=to_micros(performed_at),
+            id=id_,
+            performer_type=performer_type,
+            performer_id=performer_id,
+            activity=activity,
+        )
+        for id_, performed_at, performer_type, performer_id, activity in result
+    ]
+    return metrics.compute(source, ticket_id, acts)
+
+
+def state_of(summary: TicketSummary) -> metrics.State:
+    """The stored summary row as the rules' state (times in microseconds)."""
+    values = {}
+    for name in metrics.STATE_FIELDS:
+        value = getattr(summary, name)
+        if name in _TIME_FIELDS and value is not None:
+            value = to_micros(value)
+        values[name] = value
+    return metrics.State(**values)
+
+
+def _store(summary: TicketSummary, state: metrics.State) -> None:
+    for name in metrics.STATE_FIELDS:
+        if name in ("source", "ticket_id"):
+            continue
+        value = getattr(state, name)
+        if name in _TIME_FIELDS and value is not None:
+            value = from_micros(value)
+        setattr(summary, name, value)

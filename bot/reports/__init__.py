@@ -1,0 +1,1 @@
+"""Analytics: Freshdesk activity import/export, generator, time-in-status report, charts."""

@@ -1,0 +1,235 @@
+"""`import-activities`: stream a Freshdesk export into the database, one transaction per file."""
+
+from __future__ import annotations
+
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+import ijson
+from sqlalchemy import column, func, select, table
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.reports import bulk
+from bot.reports.freshdesk import (
+    FRESHDESK,
+    RecordError,
+    dumps,
+    import_key,
+    parse_date,
+    parse_record,
+)
+from storage.db import SessionFactory
+from storage.models import Activity, ActivityImport
+from storage.types import from_micros
+
+BATCH = 5000
+
+_activities = table(
+    "activities",
+    column("source"),
+    column("ticket_id"),
+    column("performed_at"),
+    column("performer_type"),
+    column("performer_id"),
+    column("activity"),
+    column("import_key"),
+)
+
+
+class ImportFailed(Exception):
+    """Bad input, explained in one line (the command exits with status 2)."""
+
+
+@dataclass
+class ImportResult:
+    records: int = 0
+    added: int = 0
+    tickets: int = 0
+    skipped: list[int] = field(default_factory=list)
+    end_at: int | None = None
+
+
+def _insert_ignoring_duplicates(dialect: str):
+    if dialect == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    return insert(_activities).on_conflict_do_nothing(index_elements=["import_key"])
+
+
+def _malformed(path: Path, exc: Exception) -> ImportFailed:
+    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return ImportFailed(f"{path}: malformed JSON: {message}")
+
+
+def read_metadata(path: Path) -> dict[str, Any]:
+    """The file's `metadata` object (empty if it has none); stops reading once found."""
+    try:
+        with path.open("rb") as f:
+            for item in ijson.items(f, "metadata", use_float=True):
+                if not isinstance(item, dict):
+                    raise ImportFailed(f"{path}: metadata: expected an object")
+                return item
+    except ijson.JSONError as exc:
+        raise _malformed(path, exc) from None
+    return {}
+
+
+def _has_activities_array(path: Path) -> bool:
+    with path.open("rb") as f:
+        for prefix, event, _ in ijson.parse(f):
+            if prefix == "activities_data" and event == "start_array":
+                return True
+    return False
+
+
+class _Progress:
+    """A one-line progress bar on stderr when it is a terminal."""
+
+    def __init__(self, f: IO[bytes], size: int, stream: IO[str] | None) -> None:
+        self.f, self.size = f, max(size, 1)
+        self.stream = stream if stream is not None and stream.isatty() else None
+
+    def update(self, records: int) -> None:
+        if self.stream:
+            share = min(self.f.tell() / self.size, 1.0)
+            bar = "#" * int(share * 30)
+            self.stream.write(f"\rimporting [{bar:<30}] {share:4.0%} {records:,} records")
+            self.stream.flush()
+
+    def done(self) -> None:
+        if self.stream:
+            self.stream.write("\n")
+            self.stream.flush()
+
+
+async def import_file(
+    session_factory: SessionFactory,
+    path: str | Path,
+    *,
+    skip_invalid: bool = False,
+    batch_size: int = BATCH,
+    progress: IO[str] | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> ImportResult:
+    """Load one export in one transaction; raises ImportFailed (nothing written) on bad input."""
+    path = Path(path)
+    if not path.is_file():
+        raise ImportFailed(f"{path}: no such file")
+    metadata = read_metadata(path)
+    end_at = None
+    start_at = None
+    try:
+        if metadata.get("end_at") is not None:
+            end_at = parse_date(metadata["end_at"], "metadata.end_at")
+        if metadata.get("start_at") is not None:
+            start_at = parse_date(metadata["start_at"], "metadata.start_at")
+    except RecordError as exc:
+        raise ImportFailed(f"{path}: {exc}") from None
+
+    result = ImportResult()
+    async with session_factory() as session, session.begin():
+        before = await _count(session)
+        tickets = await _load(session, path, result, skip_invalid, batch_size, progress, on_batch)
+        if result.records == 0 and not _has_activities_array(path):
+            raise ImportFailed(f"{path}: activities_data: missing (expected an array of records)")
+        if end_at is None and result.end_at is not None:
+            end_at = result.end_at  # no metadata.end_at: the file ends at its last activity
+        result.end_at = end_at
+        await bulk.open_scope(session)
+        rows = [{"source": FRESHDESK, "ticket_id": t, "end_at": end_at} for t in sorted(tickets)]
+        for i in range(0, len(rows), batch_size):
+            await bulk.add_to_scope(session, rows[i : i + batch_size])
+        await bulk.recompute_scope(session)
+        result.tickets = len(tickets)
+        result.added = await _count(session) - before
+        session.add(
+            ActivityImport(
+                source=FRESHDESK,
+                file_name=str(path),
+                start_at=None if start_at is None else from_micros(start_at),
+                end_at=None if end_at is None else from_micros(end_at),
+                records=result.records,
+                added=result.added,
+                skipped=len(result.skipped),
+                tickets=result.tickets,
+            )
+        )
+    return result
+
+
+async def _count(session: AsyncSession) -> int:
+    query = select(func.count()).select_from(Activity).where(Activity.source == FRESHDESK)
+    return (await session.execute(query)).scalar_one()
+
+
+async def _load(
+    session: AsyncSession,
+    path: Path,
+    result: ImportResult,
+    skip_invalid: bool,
+    batch_size: int,
+    progress: IO[str] | None,
+    on_batch: Callable[[int], None] | None,
+) -> set[int]:
+    statement = _insert_ignoring_duplicates(session.bind.dialect.name)
+    tickets: set[int] = set()
+    batch: list[dict[str, Any]] = []
+    last_at = None
+    with path.open("rb") as f:
+        bar = _Progress(f, os.fstat(f.fileno()).st_size, progress)
+        records = ijson.items(f, "activities_data.item", use_float=True)
+        position = -1
+        while True:
+            try:
+                record = next(records)
+            except StopIteration:
+                break
+            except ijson.JSONError as exc:
+                raise _malformed(path, exc) from None
+            position += 1
+            try:
+                ticket_id, at, performer_type, performer_id, activity = parse_record(record)
+            except RecordError as exc:
+                if not skip_invalid:
+                    raise ImportFailed(f"{path}: activities_data[{position}]: {exc}") from None
+                result.skipped.append(position)
+                continue
+            doc = dumps(activity)
+            batch.append(
+                {
+                    "source": FRESHDESK,
+                    "ticket_id": ticket_id,
+                    "performed_at": at,
+                    "performer_type": performer_type,
+                    "performer_id": performer_id,
+                    "activity": doc,
+                    "import_key": import_key(
+                        FRESHDESK, ticket_id, at, performer_type, performer_id, doc
+                    ),
+                }
+            )
+            tickets.add(ticket_id)
+            last_at = at if last_at is None or at > last_at else last_at
+            result.records += 1
+            if len(batch) >= batch_size:
+                await session.execute(statement, batch)
+                batch = []
+                bar.update(result.records)
+                if on_batch:
+                    on_batch(result.records)
+        if batch:
+            await session.execute(statement, batch)
+        bar.done()
+    result.end_at = last_at
+    return tickets
+
+
+def print_skipped(result: ImportResult, stream: IO[str] = sys.stderr) -> None:
+    if result.skipped:
+        positions = ", ".join(str(p) for p in result.skipped)
+        stream.write(f"skipped {len(result.skipped)} invalid records at positions: {positions}\n")
