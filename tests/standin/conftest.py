@@ -22,6 +22,7 @@ TOKEN = "123456:TEST-token"
 def _no_proxy(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+    monkeypatch.setenv("PTB_TIMEDELTA", "1")  # durations as timedelta, without the warning
 
 
 @pytest.fixture
