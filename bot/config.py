@@ -51,7 +51,7 @@ class Settings(BaseSettings):
     assignment: Literal["manual", "auto"] = "manual"
     sla_first_response_hours: float = Field(default=4, gt=0)
     auto_close_days: int = Field(default=0, ge=0)
-    dialogue_timeout_minutes: int = Field(default=30, ge=1)
+    dialogue_timeout_minutes: float = Field(default=30, gt=0)
 
     webhook_url: str | None = None
     webhook_secret: str | None = None

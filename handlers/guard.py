@@ -7,6 +7,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.ext import ApplicationHandlerStop
 
 from bot.services import access, users
+from handlers import menus
 from handlers.context import HelpdeskContext
 
 # What an unregistered customer may do before finishing /start.
@@ -32,7 +33,7 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
     tg_user = update.effective_user
     is_admin = context.resources.settings.is_admin(tg_user.id)
     async with context.resources.session_factory() as session:
-        user = await users.touch(
+        user, menu_changed = await users.touch(
             session,
             telegram_id=tg_user.id,
             username=tg_user.username,
@@ -41,6 +42,8 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         )
         await session.commit()
         context.actor = users.actor_of(user, is_admin=is_admin)
+    if menu_changed and context.actor.is_staff:
+        await menus.set_menu(context.bot, tg_user.id, context.actor.role)
     refusal = _refusal(update, context)
     if refusal is not None:
         if update.callback_query is not None:

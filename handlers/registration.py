@@ -166,7 +166,7 @@ async def timed_out(update: Update, context: HelpdeskContext) -> Reply:
     return Reply("Registration timed out. Send /start to begin again.")
 
 
-def conversation(timeout_minutes: int) -> ConversationHandler:
+def conversation(timeout_minutes: float) -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND
     other = ~filters.COMMAND & ~filters.TEXT
     return ConversationHandler(

@@ -112,7 +112,7 @@ async def timed_out(update: Update, context: HelpdeskContext) -> Reply:
     return Reply("The new ticket timed out before it was finished. Send /new to start again.")
 
 
-def conversation(timeout_minutes: int) -> ConversationHandler:
+def conversation(timeout_minutes: float) -> ConversationHandler:
     text = filters.TEXT & ~filters.COMMAND
     other = ~filters.COMMAND & ~filters.TEXT
     # PTB warns that a CallbackQueryHandler is not tracked per message when per_message is
@@ -123,7 +123,7 @@ def conversation(timeout_minutes: int) -> ConversationHandler:
         return _conversation(text, other, timeout_minutes)
 
 
-def _conversation(text: filters.BaseFilter, other: filters.BaseFilter, timeout_minutes: int):
+def _conversation(text: filters.BaseFilter, other: filters.BaseFilter, timeout_minutes: float):
     return ConversationHandler(
         name=NAME,
         persistent=True,

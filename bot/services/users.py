@@ -57,17 +57,19 @@ async def touch(
     username: str | None,
     language: str | None,
     is_admin: bool,
-) -> User:
+) -> tuple[User, bool]:
     """The user writing now, created on first contact; username and activity kept fresh.
 
-    Writing to the bot also means the person can receive messages again, so a mark that
-    they had blocked the bot is lifted.
+    Returns the user and whether they are new or their role changed (their menu must be
+    set). Writing to the bot also means the person can receive messages again, so a mark
+    that they had blocked the bot is lifted.
     """
     user = await by_telegram_id(session, telegram_id)
     now = utcnow()
     if user is None:
         user = User(telegram_id=telegram_id, role=Role.CUSTOMER, created_at=now)
         session.add(user)
+    role_before = user.role if user.id is not None else None
     user.username = username
     user.language = language
     user.last_active_at = now
@@ -77,7 +79,7 @@ async def touch(
     elif not is_admin and user.role == Role.ADMIN:
         user.role = Role.CUSTOMER  # removed from ADMIN_IDS
     await session.flush()
-    return user
+    return user, user.role != role_before
 
 
 @dataclass(frozen=True)
