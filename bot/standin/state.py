@@ -260,7 +260,7 @@ class Store:
         """Queue an update (``update_id`` assigned if absent); chats in it become known."""
         if "update_id" not in update:
             update = {"update_id": self.next_update_id, **update}
-        self.next_update_id = max(self.next_update_id, update["update_id"]) + 1
+        self.next_update_id = max(self.next_update_id, update["update_id"] + 1)
         body = update.get(update_type(update))
         if isinstance(body, dict):
             message = body.get("message") if "chat" not in body else body

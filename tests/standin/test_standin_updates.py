@@ -156,3 +156,11 @@ async def test_drop_pending_updates(standin, api, receiver):
     await alice.send("stale again")
     await api.ok("deleteWebhook", drop_pending_updates="true")
     assert await api.ok("getUpdates") == []
+
+
+async def test_push_update_with_an_explicit_id_keeps_ids_increasing(standin):
+    alice = standin.user(1001, first_name="Alice")
+    sent = await alice.send("once")
+    first_id = standin.pending_updates[0]["update_id"]
+    assert standin.push_update({"update_id": first_id, "message": sent}) == first_id
+    assert standin.push_update({"inline_query": {"id": "q", "query": ""}}) == first_id + 1
