@@ -30,6 +30,7 @@ def configure_logging(level: int = logging.INFO) -> None:
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
+    logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
 def cmd_migrate(args: argparse.Namespace, settings: Settings) -> int:
@@ -52,6 +53,7 @@ def cmd_run(args: argparse.Namespace, settings: Settings) -> int:
 def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import play
 
+    logging.getLogger().setLevel(logging.WARNING)
     return asyncio.run(play())
 
 

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
+from telegram.ext import Application
 
 from bot.app import build_application, running
 from bot.config import Settings, load_settings
@@ -45,6 +46,7 @@ class Harness:
     standin: BotApiStandin
     resources: Resources
     settings: Settings
+    application: Application
 
     def user(self, telegram_id: int, name: str, username: str | None = None) -> StandinUser:
         return self.standin.user(telegram_id, first_name=name, username=username)
@@ -118,4 +120,6 @@ async def started_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness
         resources = Resources.open(settings)
         application = build_application(resources, rate_limiter=False)
         async with running(application):
-            yield Harness(standin=standin, resources=resources, settings=settings)
+            yield Harness(
+                standin=standin, resources=resources, settings=settings, application=application
+            )

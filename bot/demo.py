@@ -1,0 +1,152 @@
+"""`python bot.py demo`: a scripted session against the built-in Bot API stand-in.
+
+Nothing leaves the machine: the bot runs its real HTTP stack against a local stand-in, in a
+throwaway database, and the conversation is printed as a transcript.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import io
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import TextIO
+
+from sqlalchemy import select
+
+from bot.app import build_application, running
+from bot.config import load_settings
+from bot.resources import Resources
+from bot.standin import BotApiStandin, StandinUser
+from storage.migrate import upgrade
+from storage.models import EmailOutbox
+
+TOKEN = "100000:DEMO-token"
+ADMIN_ID = 10
+
+
+class Transcript:
+    """Plays people's messages and prints what the bot answers in each chat."""
+
+    def __init__(self, standin: BotApiStandin, names: dict[int, str], out: TextIO) -> None:
+        self.standin = standin
+        self.out = out
+        self.names = names
+        self.seen: dict[int, int] = {}
+
+    def section(self, title: str) -> None:
+        self.print(f"\n── {title} " + "─" * max(0, 60 - len(title)))
+
+    def print(self, line: str) -> None:
+        print(line, file=self.out, flush=True)
+
+    async def says(self, user: StandinUser, text: str) -> None:
+        self.print(f"{self.names[user.id]:>8} › {text}")
+        await user.send(text)
+        await self.answers()
+
+    async def presses(self, user: StandinUser, message: dict, label: str) -> None:
+        self.print(f"{self.names[user.id]:>8} › [{label}]")
+        await user.press(message, label)
+        await self.answers()
+
+    async def answers(self, quiet: float = 0.4) -> None:
+        """Print every new bot message, in any chat, until the bot is quiet."""
+        await self.standin.wait_acknowledged()
+        idle = 0.0
+        while idle < quiet:
+            printed = False
+            for telegram_id, name in self.names.items():
+                inbox = self.standin.user(telegram_id).inbox
+                for message in inbox[self.seen.get(telegram_id, 0) :]:
+                    self._print(name, message)
+                    printed = True
+                self.seen[telegram_id] = len(inbox)
+            idle = 0.0 if printed else idle + 0.05
+            await asyncio.sleep(0.05)
+
+    def last(self, user: StandinUser) -> dict:
+        return user.inbox[-1]
+
+    def _print(self, name: str, message: dict) -> None:
+        text = message.get("text") or message.get("caption") or "(media)"
+        lines = text.splitlines() or [""]
+        self.print(f"{'bot':>8} » {name}: {lines[0]}")
+        for line in lines[1:]:
+            self.print(f"{'':>8}   {line}")
+        markup = message.get("reply_markup") or {}
+        for row in markup.get("inline_keyboard", []):
+            self.print(f"{'':>8}   " + "  ".join(f"[{b['text']}]" for b in row))
+
+
+async def _mailed_code(resources: Resources, address: str) -> str:
+    async with resources.session_factory() as session:
+        text = await session.scalar(
+            select(EmailOutbox.text)
+            .where(EmailOutbox.recipient == address)
+            .order_by(EmailOutbox.id.desc())
+        )
+    return re.search(r"\b(\d{6})\b", text or "").group(1)
+
+
+async def play() -> int:
+    with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as folder:
+        async with BotApiStandin(token=TOKEN, bot_username="helpdesk_demo_bot") as standin:
+            settings = load_settings(
+                _env_file=None,
+                telegram_bot_token=TOKEN,
+                telegram_api_url=standin.url,
+                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
+                admin_ids=[ADMIN_ID],
+                email_backend="console",
+                digest_schedule="off",
+                admin_digest_schedule="off",
+            )
+            await asyncio.to_thread(upgrade, settings.database_url)
+            resources = Resources.open(settings)
+            application = build_application(resources, rate_limiter=False)
+            out = sys.stdout
+            # The console mail backend prints whole mails; the transcript shows them as a line.
+            with contextlib.redirect_stdout(io.StringIO()):
+                async with running(application):
+                    await _script(standin, resources, out)
+    print("\nThat was the whole story so far. Run `make run` with a token to use it for real.")
+    return 0
+
+
+async def _script(standin: BotApiStandin, resources: Resources, out: TextIO) -> None:
+    admin = standin.user(ADMIN_ID, first_name="Ada", username="ada")
+    agent = standin.user(20, first_name="Sam", username="sam_support")
+    alice = standin.user(30, first_name="Alice", username="alice")
+    show = Transcript(standin, {ADMIN_ID: "Ada", 20: "Sam", 30: "Alice"}, out)
+    show.print(
+        "A helpdesk in Telegram: Ada is an admin, Sam becomes an agent, Alice is a customer."
+    )
+
+    show.section("Ada invites Sam as an agent")
+    await show.says(admin, "/addagent Sam Support")
+    token = re.search(r"start=(\S+)", show.last(admin)["text"]).group(1)
+    await show.says(agent, f"/start {token}")
+
+    show.section("Alice registers")
+    await show.says(alice, "/start")
+    await show.says(alice, "Alice Liddell")
+    await show.says(alice, "alice@example.com")
+    code = await _mailed_code(resources, "alice@example.com")
+    show.print(f"{'':>8}   (📧 a mail to alice@example.com carries the code {code})")
+    await show.says(alice, code)
+    await show.says(alice, "/skip")
+
+    show.section("Alice opens a ticket")
+    await show.says(alice, "/new")
+    await show.says(alice, "Cannot log in")
+    await show.says(alice, "The app says my password is wrong, but I just reset it.")
+    await show.presses(alice, show.last(alice), "High")
+    await show.says(alice, "/tickets")
+
+    show.section("Ada looks at the queue")
+    await show.says(admin, "/tickets open")
+    await show.says(admin, "/agents")

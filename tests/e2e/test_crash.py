@@ -1,0 +1,111 @@
+"""Dialogues survive SIGKILL, and an update delivered twice is not replayed."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+
+import pytest
+from sqlalchemy import select
+
+from bot.standin import BotApiStandin
+from storage.db import create_engine, create_session_factory
+from storage.migrate import upgrade
+from storage.models import EmailOutbox, Ticket, User
+from tests.support.harness import BOT_USERNAME, TOKEN, Harness
+from tests.support.process import BotProcess, bot_environment
+
+
+async def read_code(url: str, address: str) -> str:
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            text = await session.scalar(
+                select(EmailOutbox.text)
+                .where(EmailOutbox.recipient == address)
+                .order_by(EmailOutbox.id.desc())
+            )
+            return re.search(r"\b(\d{6})\b", text).group(1)
+    finally:
+        await engine.dispose()
+
+
+@pytest.mark.slow
+async def test_sigkill_mid_dialogues_continues_after_restart(tmp_path) -> None:
+    url = f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}"
+    await asyncio.to_thread(upgrade, url)
+    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        bot = BotProcess(standin, bot_environment(standin, url), tmp_path / "bot.log")
+        alice = standin.user(1001, first_name="Alice")
+        await bot.start()
+        try:
+            await alice.send("/start")
+            await alice.receive_text("full name", timeout=10)
+            await alice.send("Alice Liddell")
+            await alice.receive_text("email")
+            await alice.send("alice@example.com")
+            await alice.receive_text("6-digit code")
+            await bot.kill()  # mid-registration, after the code question
+
+            await bot.start()
+            await alice.send(await read_code(url, "alice@example.com"))
+            await alice.receive_text("verified", timeout=10)
+            await alice.send("/skip")
+            await alice.receive_text("all set")
+
+            await alice.send("/new")
+            await alice.receive_text("subject")
+            await alice.send("Lost parcel")
+            await alice.receive_text("Describe")
+            await bot.kill()  # mid-/new, after the description question
+
+            await bot.start()
+            await alice.send("It never arrived.")
+            buttons = await alice.receive_text("How urgent", timeout=10)
+            await alice.press(buttons, "High")
+            await alice.receive_text("is open")
+        finally:
+            await bot.stop()
+
+    engine = create_engine(url)
+    async with create_session_factory(engine)() as session:
+        user = await session.scalar(select(User).where(User.telegram_id == 1001))
+        ticket = await session.scalar(select(Ticket))
+    await engine.dispose()
+    assert user.name == "Alice Liddell" and user.email_verified_at is not None
+    assert (ticket.subject, ticket.description, ticket.priority) == (
+        "Lost parcel",
+        "It never arrived.",
+        3,
+    )
+
+
+async def test_update_delivered_twice_is_not_replayed(harness: Harness) -> None:
+    alice = harness.user(1001, "Alice")
+    await alice.send("/start")
+    await alice.receive_text("full name")
+    await harness.standin.wait_acknowledged()
+    await harness.application.updater.stop()
+    answer = await alice.send("Alice")
+    update_id = harness.standin.store.updates[-1]["update_id"]
+    harness.standin.push_update({"update_id": update_id, "message": answer})
+    await harness.application.updater.start_polling(poll_interval=0, timeout=1)
+
+    await alice.receive_text("What is your email")
+    repeated = await alice.receive_text("What is your email")  # the question, asked again
+    assert "Alice" in repeated["text"]
+    await alice.send("alice@example.com")
+    await alice.receive_text("6-digit code")
+    assert not [m for m in alice.inbox if "does not look like an email" in (m.get("text") or "")]
+
+
+async def test_silent_dialogue_times_out(tmp_path) -> None:
+    from tests.support.harness import started_bot
+
+    async with started_bot(tmp_path, dialogue_timeout_minutes=0.02) as harness:
+        alice = harness.user(1001, "Alice")
+        await alice.send("/start")
+        await alice.receive_text("full name")
+        await alice.receive_text("timed out", timeout=10)
+        await alice.send("Alice")
+        await alice.receive_text("register first")
