@@ -76,31 +76,37 @@ class EmailService:
             return await self._settle(session_factory, results)
 
     async def _claim(self, session_factory: SessionFactory, limit: int) -> list[_Claimed]:
-        """Take due rows: lock them (SKIP LOCKED on PostgreSQL), count the attempt, lease them."""
+        """Take due rows in one statement: count the attempt and lease them for LEASE.
+
+        `UPDATE ... WHERE id IN (due rows [FOR UPDATE SKIP LOCKED]) RETURNING`: on PostgreSQL
+        concurrent claimers skip each other's rows; on SQLite the statement holds the write lock.
+        """
         now = utcnow()
         async with session_factory() as session, session.begin():
-            query = (
-                select(EmailOutbox)
+            due = (
+                select(EmailOutbox.id)
                 .where(EmailOutbox.status == PENDING, EmailOutbox.next_try_at <= now)
                 .order_by(EmailOutbox.next_try_at, EmailOutbox.id)
                 .limit(limit)
             )
             if session.get_bind().dialect.name == "postgresql":
-                query = query.with_for_update(skip_locked=True)
-            rows = (await session.scalars(query)).all()
-            claimed = []
-            for row in rows:
-                # On SQLite the write lock serialises claimers; the guarded update makes a row
-                # that another process took meanwhile (attempts changed) not ours.
-                result = await session.execute(
-                    update(EmailOutbox)
-                    .where(EmailOutbox.id == row.id, EmailOutbox.attempts == row.attempts)
-                    .values(attempts=row.attempts + 1, next_try_at=now + LEASE)
-                    .execution_options(synchronize_session=False)
+                due = due.with_for_update(skip_locked=True)
+            rows = await session.execute(
+                update(EmailOutbox)
+                .where(EmailOutbox.id.in_(due), EmailOutbox.status == PENDING)
+                .values(attempts=EmailOutbox.attempts + 1, next_try_at=now + LEASE)
+                .returning(
+                    EmailOutbox.id,
+                    EmailOutbox.attempts,
+                    EmailOutbox.recipient,
+                    EmailOutbox.subject,
+                    EmailOutbox.text,
+                    EmailOutbox.html,
                 )
-                if result.rowcount == 1:
-                    mail = Mail(self.sender, row.recipient, row.subject, row.text, row.html)
-                    claimed.append(_Claimed(row.id, row.attempts + 1, mail))
+                .execution_options(synchronize_session=False)
+            )
+            claimed = [_Claimed(row.id, row.attempts, Mail(self.sender, *row[2:])) for row in rows]
+        claimed.sort(key=lambda row: row.id)
         return claimed
 
     async def _settle(
