@@ -116,6 +116,11 @@ class Generator:
                 else:
                     yield record(agent, {"status": step})
                 status = step
+            if step in ("reply", "customer") and rng.random() < 0.35:
+                at = self._business_time(at + self._gap(60 * speed))
+                self.note_id += 1
+                by = agent if step == "customer" else requester
+                yield record(by, {"note": {"id": self.note_id, "type": 1}})
             if rng.random() < 0.08:
                 yield record(agent, {"status": status})  # a restated status changes nothing
             if rng.random() < 0.05:
@@ -124,6 +129,9 @@ class Generator:
             if rng.random() < 0.04 and priority < 4:
                 priority += 1
                 yield record(agent, {"priority": priority})
+        if rng.random() < 0.3:
+            self.note_id += 1
+            yield record(agent, {"note": {"id": self.note_id, "type": 2, "private": True}})
         if status == "Closed" and rng.random() < 0.5:
             yield record(requester, {"rating": rng.choices((1, 2, 3, 4, 5), (4, 5, 10, 30, 51))[0]})
 
