@@ -77,7 +77,8 @@ async def queue_many(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -
     batch = list(rows)
     if not batch:
         return 0
-    result = await session.execute(insert_ignoring(session, EmailOutbox, "dedupe_key"), batch)
+    connection = await session.connection()  # Core executemany: rowcount counts the new rows
+    result = await connection.execute(insert_ignoring(session, EmailOutbox, "dedupe_key"), batch)
     return max(result.rowcount, 0)
 
 

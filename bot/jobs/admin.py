@@ -40,11 +40,8 @@ async def build(session_factory: SessionFactory, settings: Settings) -> AdminDig
     now = utcnow()
     day = now.astimezone(settings.tz).date()
     async with session_factory() as session:
-        counts = dict(
-            (await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status)))
-            .tuples()
-            .all()
-        )
+        grouped = await session.execute(select(Ticket.status, func.count()).group_by(Ticket.status))
+        counts = {status: number for status, number in grouped}
         unassigned = (
             await session.execute(
                 select(Ticket.id, Ticket.subject, Ticket.created_at)

@@ -259,7 +259,7 @@ async def _select(
                 )
             )
         )
-        notified.update(dict(found.tuples().all()))
+        notified.update({ref: at for ref, at in found})
 
     recipients: dict[str, Recipient] = {}
     notices = []
@@ -309,4 +309,5 @@ async def _remember(session: Any, notices: list[dict[str, Any]], period: str) ->
             "period": statement.excluded.period,
         },
     )
-    await session.execute(statement, notices)
+    connection = await session.connection()
+    await connection.execute(statement, notices)
