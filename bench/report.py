@@ -182,7 +182,8 @@ def main() -> int:
         f"{verdict(import_s < TARGET_IMPORT)} |",
         f"| report, summary rows (median of {args.runs}) | {report_s:.3f} s | |",
         f"| baseline, all activities in Python (median of 3) | {base_s:.3f} s | |",
-        f"| speed-up | {speedup:.1f}× | ≥ {TARGET_SPEEDUP:.0f}× {verdict(speedup >= TARGET_SPEEDUP)} |",
+        f"| speed-up | {speedup:.1f}× | ≥ {TARGET_SPEEDUP:.0f}× "
+        f"{verdict(speedup >= TARGET_SPEEDUP)} |",
         f"| peak RSS | {rss:.0f} MB | < {TARGET_RSS:.0f} MB {verdict(rss < TARGET_RSS)} |",
         f"| agreement | {len(fast):,} rows, {cells:,} cells, {mismatches} differ | all equal "
         f"{verdict(agree)} |",

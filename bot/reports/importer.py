@@ -272,7 +272,8 @@ async def _read(records, path, result, skip_invalid, batch_size, tickets, send, 
     result.end_at = last_at
 
 
-def print_skipped(result: ImportResult, stream: IO[str] = sys.stderr) -> None:
+def print_skipped(result: ImportResult, stream: IO[str] | None = None) -> None:
+    stream = stream or sys.stderr
     if result.skipped:
         positions = ", ".join(str(p) for p in result.skipped)
         stream.write(f"skipped {len(result.skipped)} invalid records at positions: {positions}\n")

@@ -188,43 +188,78 @@ def compute(source: str, ticket_id: int, activities: Iterable[Act]) -> State:
     return state
 
 
+_DAY_TEXT: dict[int, str] = {}
+
+
 def iso(micros: int) -> str:
-    return from_micros(micros).strftime("%Y-%m-%dT%H:%M:%SZ")
+    """`YYYY-MM-DDTHH:MM:SSZ` (UTC) of microseconds since the epoch (fractions dropped)."""
+    day, second = divmod(micros // MICROSECONDS, 86_400)
+    text = _DAY_TEXT.get(day)
+    if text is None:
+        text = from_micros(day * 86_400 * MICROSECONDS).strftime("%Y-%m-%dT")
+        _DAY_TEXT[day] = text
+    hour, rest = divmod(second, 3600)
+    return f"{text}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
 
 
-def _since(at: int | None, created_at: int) -> int | None:
-    return None if at is None else (at - created_at) // MICROSECONDS
+# the stored summary's fields a report row needs, in this order (see row_of_summary)
+SUMMARY_FIELDS = (
+    "source",
+    "ticket_id",
+    "created_at",
+    "status",
+    "status_since",
+    "open_us",
+    "pending_us",
+    "waiting_customer_us",
+    "waiting_third_party_us",
+    "first_response_at",
+    "first_resolution_at",
+    "full_resolution_at",
+    "reopens",
+    "priority",
+    "agent_id",
+)
+_OPEN_COLUMN = {status: (i, column) for i, (status, (_, column)) in enumerate(TIMED.items())}
 
 
-def report_row(state: Mapping[str, Any] | State, as_of: int) -> tuple[Any, ...]:
-    """One report row (COLUMNS' order) from a summary, completing the unfinished interval.
-
-    An as-of time before the interval began adds nothing (never a negative time).
-    """
-    get = state.__getitem__ if isinstance(state, Mapping) else state.__getattribute__
-    created_at = get("created_at")
-    status = get("status")
-    durations = [get(attr) for attr, _ in TIMED.values()]
+def row_of_summary(values: tuple[Any, ...] | list[Any], as_of: int) -> tuple[Any, ...]:
+    """One report row (COLUMNS' order) from a summary's SUMMARY_FIELDS values, completing the
+    unfinished interval at `as_of` (an as-of before the interval began adds nothing)."""
+    (
+        source, ticket_id, created_at, status, since, *durations, first_response, first_resolution,
+        full_resolution, reopens, priority, agent_id,
+    ) = values  # fmt: skip
     open_intervals = None
-    if status in TIMED:
-        index = list(TIMED).index(status)
-        durations[index] += max(0, as_of - get("status_since"))
-        open_intervals = TIMED[status][1]
-    full = get("full_resolution_at") if status in SOLVED else None
+    current = _OPEN_COLUMN.get(status)
+    if current is not None:
+        index, open_intervals = current
+        if as_of > since:
+            durations[index] += as_of - since
     return (
-        get("source"),
-        get("ticket_id"),
+        source,
+        ticket_id,
         iso(created_at),
         status,
-        get("priority"),
-        get("agent_id"),
-        *(d // MICROSECONDS for d in durations),
-        _since(get("first_response_at"), created_at),
-        _since(get("first_resolution_at"), created_at),
-        _since(full, created_at),
-        get("reopens"),
+        priority,
+        agent_id,
+        durations[0] // MICROSECONDS,
+        durations[1] // MICROSECONDS,
+        durations[2] // MICROSECONDS,
+        durations[3] // MICROSECONDS,
+        None if first_response is None else (first_response - created_at) // MICROSECONDS,
+        None if first_resolution is None else (first_resolution - created_at) // MICROSECONDS,
+        None
+        if full_resolution is None or status not in SOLVED
+        else (full_resolution - created_at) // MICROSECONDS,
+        reopens,
         open_intervals,
     )
+
+
+def report_row(state: State, as_of: int) -> tuple[Any, ...]:
+    """The report row of a summary state (the same arithmetic as the report's)."""
+    return row_of_summary([getattr(state, name) for name in SUMMARY_FIELDS], as_of)
 
 
 def as_of_micros(value: datetime) -> int:

@@ -12,7 +12,7 @@ from sqlalchemy import BigInteger, Integer, String, column, select, table
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.reports.metrics import COLUMNS, report_row
+from bot.reports.metrics import COLUMNS, SUMMARY_FIELDS, row_of_summary
 from storage.types import to_micros
 
 # The summary table with plain column types: the report reads raw microseconds, no conversion.
@@ -36,7 +36,6 @@ _summaries = table(
     column("rating", Integer),
     column("end_at", BigInteger),
 )
-_FIELDS = tuple(c.name for c in _summaries.columns)
 
 
 def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
@@ -53,28 +52,7 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
-def _query(since: datetime | None, until: datetime | None):
-    s = _summaries.c
-    query = select(*_summaries.columns).order_by(s.source, s.ticket_id)
-    if since is not None:
-        query = query.where(s.created_at >= to_micros(since))
-    if until is not None:
-        query = query.where(s.created_at <= to_micros(until))
-    return query
-
-
-async def summary_rows(
-    session: AsyncSession,
-    *,
-    since: datetime | None = None,
-    until: datetime | None = None,
-    batch: int = 10_000,
-) -> AsyncIterator[dict[str, Any]]:
-    """The stored summary rows (raw microseconds), sorted by source and ticket id."""
-    result = await session.stream(_query(since, until).execution_options(yield_per=batch))
-    async for part in result.partitions(batch):
-        for values in part:
-            yield dict(zip(_FIELDS, values, strict=True))
+_SELECTED = [_summaries.c[name] for name in (*SUMMARY_FIELDS, "rating", "end_at")]
 
 
 async def iter_rows(
@@ -84,18 +62,29 @@ async def iter_rows(
     since: datetime | None = None,
     until: datetime | None = None,
     with_rating: bool = False,
+    batch: int = 10_000,
 ) -> AsyncIterator[tuple[Any, ...]]:
-    """Report rows in COLUMNS' order (plus the rating last when `with_rating`).
+    """Report rows in COLUMNS' order (plus the rating last when `with_rating`), sorted by source
+    and ticket id, read from the summary rows as they stream in.
 
     The unfinished interval ends at `as_of`; without it, at the file's end_at for imported
     tickets and now for the bot's own.
     """
     fixed = None if as_of is None else to_micros(as_of)
     now = to_micros(utcnow())
-    async for row in summary_rows(session, since=since, until=until):
-        end = fixed if fixed is not None else (row["end_at"] if row["end_at"] is not None else now)
-        values = report_row(row, end)
-        yield (*values, row["rating"]) if with_rating else values
+    s = _summaries.c
+    query = select(*_SELECTED).order_by(s.source, s.ticket_id)
+    if since is not None:
+        query = query.where(s.created_at >= to_micros(since))
+    if until is not None:
+        query = query.where(s.created_at <= to_micros(until))
+    result = await session.stream(query.execution_options(yield_per=batch))
+    async for part in result.partitions(batch):
+        for values in part:
+            *summary, rating, end_at = values
+            end = fixed if fixed is not None else (end_at if end_at is not None else now)
+            row = row_of_summary(summary, end)
+            yield (*row, rating) if with_rating else row
 
 
 def _cell(value: Any) -> str:

@@ -64,7 +64,8 @@ RECORDS = [
 CREATED = BASE.strftime("%Y-%m-%dT%H:%M:%SZ")
 END = DAY  # seconds from BASE to AS_OF
 EXPECTED = [
-    # source, id, created, status, priority, agent, open, pending, wfc, wftp, fr, res, full, reopens, open
+    # source, id, created, status, priority, agent, open, pending, wfc, wftp,
+    # first response, first resolution, full resolution, reopens, open_intervals
     ["freshdesk", 1, CREATED, "Closed", 2, 149, 800, 1200, 0, 0, 900, 2000, 2000, 0, None],
     [
         "freshdesk",
