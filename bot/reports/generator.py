@@ -122,6 +122,7 @@ class Generator:
                 by = agent if step == "customer" else requester
                 yield record(by, {"note": {"id": self.note_id, "type": 1}})
             if rng.random() < 0.08:
+                at += self._gap(5)
                 yield record(agent, {"status": status})  # a restated status changes nothing
             if rng.random() < 0.05:
                 agent = rng.choice(self.agents)

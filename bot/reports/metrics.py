@@ -224,34 +224,40 @@ _OPEN_COLUMN = {status: (i, column) for i, (status, (_, column)) in enumerate(TI
 
 
 def row_of_summary(values: tuple[Any, ...] | list[Any], as_of: int) -> tuple[Any, ...]:
-    """One report row (COLUMNS' order) from a summary's SUMMARY_FIELDS values, completing the
-    unfinished interval at `as_of` (an as-of before the interval began adds nothing)."""
-    (
-        source, ticket_id, created_at, status, since, *durations, first_response, first_resolution,
-        full_resolution, reopens, priority, agent_id,
-    ) = values  # fmt: skip
+    """One report row (COLUMNS' order) from a summary's SUMMARY_FIELDS values (extra values after
+    them are ignored), completing the unfinished interval at `as_of` (an as-of before the
+    interval began adds nothing)."""
+    source, ticket_id, created_at, status, since, op, pe, wc, wt, fr, fs, fu, reopens, pr, ag = (
+        values[:15]
+    )
     open_intervals = None
     current = _OPEN_COLUMN.get(status)
     if current is not None:
         index, open_intervals = current
-        if as_of > since:
-            durations[index] += as_of - since
+        extra = as_of - since if as_of > since else 0
+        if index == 0:
+            op += extra
+        elif index == 1:
+            pe += extra
+        elif index == 2:
+            wc += extra
+        else:
+            wt += extra
+    us = MICROSECONDS
     return (
         source,
         ticket_id,
         iso(created_at),
         status,
-        priority,
-        agent_id,
-        durations[0] // MICROSECONDS,
-        durations[1] // MICROSECONDS,
-        durations[2] // MICROSECONDS,
-        durations[3] // MICROSECONDS,
-        None if first_response is None else (first_response - created_at) // MICROSECONDS,
-        None if first_resolution is None else (first_resolution - created_at) // MICROSECONDS,
-        None
-        if full_resolution is None or status not in SOLVED
-        else (full_resolution - created_at) // MICROSECONDS,
+        pr,
+        ag,
+        op // us,
+        pe // us,
+        wc // us,
+        wt // us,
+        None if fr is None else (fr - created_at) // us,
+        None if fs is None else (fs - created_at) // us,
+        None if fu is None or status not in SOLVED else (fu - created_at) // us,
         reopens,
         open_intervals,
     )

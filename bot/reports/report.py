@@ -81,10 +81,9 @@ async def iter_rows(
     result = await session.stream(query.execution_options(yield_per=batch))
     async for part in result.partitions(batch):
         for values in part:
-            *summary, rating, end_at = values
-            end = fixed if fixed is not None else (end_at if end_at is not None else now)
-            row = row_of_summary(summary, end)
-            yield (*row, rating) if with_rating else row
+            end = fixed if fixed is not None else (now if values[16] is None else values[16])
+            row = row_of_summary(values, end)
+            yield (*row, values[15]) if with_rating else row
 
 
 def _cell(value: Any) -> str:
