@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -18,6 +19,9 @@ from handlers import menus
 from handlers.context import BotData, HelpdeskContext
 from storage.models import Role, User
 from storage.persistence import DatabasePersistence
+
+# Opt in to PTB's coming API: durations (RetryAfter.retry_after, ...) as timedelta.
+os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 log = logging.getLogger(__name__)
 

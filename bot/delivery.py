@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
@@ -26,13 +26,14 @@ from storage.models import ChatMessageRef, Delivery, User
 log = logging.getLogger(__name__)
 
 PENDING, SENT, BLOCKED, FAILED = "pending", "sent", "blocked", "failed"
-MAX_BACKOFF = timedelta(minutes=5)
+MAX_BACKOFF = timedelta(minutes=1)
 BATCH = 500
 CONCURRENT_CHATS = 16
 
 
-def backoff(attempts: int) -> timedelta:
-    return min(timedelta(seconds=2 ** min(attempts, 10)), MAX_BACKOFF)
+def backoff(failures: int) -> timedelta:
+    """0.5 s, 1 s, 2 s, ... up to a minute between tries after network errors and 5xx."""
+    return min(timedelta(seconds=0.5 * 2 ** min(max(failures - 1, 0), 10)), MAX_BACKOFF)
 
 
 def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
@@ -53,6 +54,8 @@ class DeliverySender:
         self._again = False
         self._lock = asyncio.Lock()
         self._limit = asyncio.Semaphore(CONCURRENT_CHATS)
+        self._wakeup: asyncio.TimerHandle | None = None
+        self._wakeup_at: float | None = None
 
     def kick(self) -> None:
         """Start a pass now, or another one right after the running pass."""
@@ -69,6 +72,21 @@ class DeliverySender:
                 await self.sweep()
             except Exception:
                 log.exception("delivery pass failed")
+
+    def _wake_at(self, when: datetime) -> None:
+        """Make sure a pass runs when a postponed row falls due (the sweep job is a backstop)."""
+        loop = asyncio.get_running_loop()
+        at = loop.time() + max((when - utcnow()).total_seconds(), 0)
+        if self._wakeup is not None and self._wakeup_at is not None and self._wakeup_at <= at:
+            return
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        self._wakeup_at = at
+        self._wakeup = loop.call_at(at, self._woken)
+
+    def _woken(self) -> None:
+        self._wakeup = self._wakeup_at = None
+        self.kick()
 
     async def wait_idle(self) -> None:
         if self._task is not None:
@@ -97,6 +115,7 @@ class DeliverySender:
         async with self._limit:
             for row in rows:
                 if row.next_try_at > utcnow() or not await self._send_row(row):
+                    self._wake_at(row.next_try_at)
                     break
                 sent += 1
         return sent
@@ -108,7 +127,8 @@ class DeliverySender:
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
-            await self._postpone(row, timedelta(seconds=seconds), str(exc))
+            # Telegram said exactly when: that is not a failure of ours, so no back-off.
+            await self._postpone(row, timedelta(seconds=seconds), str(exc), failed=False)
             return False
         except Forbidden as exc:
             await self._finish(row, BLOCKED, str(exc))
@@ -119,7 +139,7 @@ class DeliverySender:
             await self._finish(row, FAILED, str(exc))
             return True
         except (NetworkError, TelegramError) as exc:
-            await self._postpone(row, backoff(row.attempts + 1), str(exc))
+            await self._postpone(row, backoff(row.attempts + 1), str(exc), failed=True)
             return False
         return True
 
@@ -127,31 +147,32 @@ class DeliverySender:
         payload = row.payload
         markup = keyboard(payload.get("buttons"))
         if payload["type"] == "copy":
-            parts = [payload]
-        elif "header" in payload:
-            parts = with_header(payload["header"], payload["body"])
-        else:
-            parts = [payload["text"]]
+            caption = payload.get("caption")
+            if "header" in payload:
+                caption = caption_with_header(payload["header"], caption)
+            sent = await self._bot.copy_message(
+                chat_id=row.chat_id,
+                from_chat_id=payload["from_chat_id"],
+                message_id=payload["message_id"],
+                caption=caption,
+                parse_mode=ParseMode.HTML if caption is not None else None,
+                reply_markup=markup,
+            )
+            await self._part_sent(row, sent.message_id, done=True)
+            return
+        parts = (
+            with_header(payload["header"], payload["body"])
+            if "header" in payload
+            else [payload["text"]]
+        )
         for index in range(row.parts_sent, len(parts)):
             last = index == len(parts) - 1
-            if payload["type"] == "copy":
-                sent = await self._bot.copy_message(
-                    chat_id=row.chat_id,
-                    from_chat_id=payload["from_chat_id"],
-                    message_id=payload["message_id"],
-                    caption=caption_with_header(payload.get("header", ""), payload.get("caption"))
-                    if "header" in payload
-                    else payload.get("caption"),
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup,
-                )
-            else:
-                sent = await self._bot.send_message(
-                    chat_id=row.chat_id,
-                    text=parts[index],
-                    parse_mode=ParseMode.HTML,
-                    reply_markup=markup if last else None,
-                )
+            sent = await self._bot.send_message(
+                chat_id=row.chat_id,
+                text=parts[index],
+                parse_mode=ParseMode.HTML,
+                reply_markup=markup if last else None,
+            )
             await self._part_sent(row, sent.message_id, done=last)
 
     async def _part_sent(self, row: Delivery, message_id: int, *, done: bool) -> None:
@@ -173,8 +194,8 @@ class DeliverySender:
                 )
             await session.commit()
 
-    async def _postpone(self, row: Delivery, wait: timedelta, error: str) -> None:
-        row.attempts += 1
+    async def _postpone(self, row: Delivery, wait: timedelta, error: str, *, failed: bool) -> None:
+        row.attempts += int(failed)
         row.next_try_at = utcnow() + wait
         async with self._sessions() as session:
             await session.execute(

@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from bot.config import Settings
-from handlers import admin, common, registration, tickets
+from handlers import admin, common, customers, registration, relay, staff, tickets
 from handlers.guard import guard
 
 GUARD_GROUP = -1  # runs before everything and stops refused updates
@@ -21,9 +21,13 @@ def register(application: Application, settings: Settings) -> None:
         [
             registration.conversation(timeout),  # everyone: /start, invites, registration
             tickets.conversation(timeout),  # customers: /new
+            customers.rating_conversation(timeout),  # customers: rating buttons, comment
             *common.handlers(),  # everyone: /help, /profile, /cancel
             *tickets.handlers(),  # customers and admins: /tickets, /ticket N
-            *admin.handlers(),  # admins: /addagent, /agents
+            *customers.handlers(),  # customers: /close, /feedback, /deleteme
+            *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
+            *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
+            *relay.handlers(),  # any other message: to the agent, or to the customer
             *common.last_resort(),
         ]
     )

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CommandHandler
+from telegram.ext import CallbackQueryHandler, CommandHandler
 
 from bot.formatting import esc
-from bot.services import agents, invites
+from bot.services import agents, invites, lifecycle, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
-from handlers.framework import Reply, action
+from handlers.framework import Answer, Edit, Reply, Result, action
 
 
 @action
@@ -49,5 +49,55 @@ async def list_agents(update: Update, context: HelpdeskContext) -> Reply:
     return Reply("\n".join(lines))
 
 
+@action
+async def assign(update: Update, context: HelpdeskContext) -> Reply:
+    args = context.args or []
+    if not args:
+        raise Invalid("Usage: /assign N [agent id or @username]")
+    number = validation.ticket_number(args[0])
+    if len(args) == 1:
+        view = await tickets.view(context.session, actor=context.actor, number=number)
+        team = await agents.team(context.session, include_admins=True)
+        if not team:
+            return Reply("No agents yet. Invite one with /addagent <name> [email].")
+        buttons = [
+            [(f"{agent.name} ({agent.open_load} open)", f"assign:{number}:{agent.telegram_id}")]
+            for agent in team
+        ]
+        return Reply(f"Assign #{number} ({esc(view.subject)}) to:", buttons=buttons)
+    ticket = await lifecycle.assign(
+        context.session, by=context.actor, number=number, agent_ref=" ".join(args[1:])
+    )
+    return Reply(f"#{ticket.id} is assigned. The agent and the customer have been told.")
+
+
+@action
+async def assign_button(update: Update, context: HelpdeskContext) -> Result:
+    try:
+        _, number, agent_id = update.callback_query.data.split(":")
+        number = validation.ticket_number(number)
+        int(agent_id)
+    except (ValueError, Invalid):
+        return Answer("This button is not valid.", alert=True)
+    await lifecycle.assign(context.session, by=context.actor, number=number, agent_ref=agent_id)
+    return [Answer(f"#{number} assigned"), Edit(f"#{number} is assigned.")]
+
+
+@action
+async def remove_agent(update: Update, context: HelpdeskContext) -> Reply:
+    if not context.args:
+        raise Invalid("Usage: /removeagent <agent id or @username>")
+    removed = await lifecycle.remove_agent(
+        context.session, by=context.actor, agent_ref=" ".join(context.args)
+    )
+    return Reply(f"{esc(removed.name)} is no longer an agent.")
+
+
 def handlers() -> list:
-    return [CommandHandler("addagent", add_agent), CommandHandler("agents", list_agents)]
+    return [
+        CommandHandler("addagent", add_agent),
+        CommandHandler("agents", list_agents),
+        CommandHandler("assign", assign),
+        CallbackQueryHandler(assign_button, pattern=r"^assign:"),
+        CommandHandler("removeagent", remove_agent),
+    ]

@@ -78,7 +78,10 @@ Handler = Callable[[Update, HelpdeskContext], Awaitable[Result]]
 StepHandler = Callable[[Update, HelpdeskContext], Awaitable[Step]]
 
 
-def refusal(error: ServiceError) -> Reply:
+def refusal(update: Update, error: ServiceError) -> Reply | Answer:
+    """A refused button press is answered at the button; a refused message with a message."""
+    if update.callback_query is not None:
+        return Answer(error.message[:200], alert=True)
     return Reply(esc(error.message))
 
 
@@ -94,7 +97,7 @@ def action(func: Handler) -> Callable[[Update, HelpdeskContext], Awaitable[None]
                 await session.commit()
             except ServiceError as error:
                 await session.rollback()
-                result = refusal(error)
+                result = refusal(update, error)
             finally:
                 context._session = None
         after_commit(context)
@@ -126,7 +129,7 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
                     await session.commit()
                 except ServiceError as error:
                     await session.rollback()
-                    outcome = Step(None, [refusal(error)])
+                    outcome = Step(None, [refusal(update, error)])
                 finally:
                     context._session = None
             after_commit(context)

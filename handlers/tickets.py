@@ -17,7 +17,7 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.formatting import esc
-from bot.services import tickets, validation
+from bot.services import lifecycle, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
 from handlers.framework import END, Answer, Edit, Reply, Result, Step, action, step
@@ -66,12 +66,13 @@ async def got_priority(update: Update, context: HelpdeskContext) -> Step:
     if nonce != context.dialogue.get("nonce"):
         return Step(None, [Answer("This button belongs to an earlier dialogue.", alert=True)])
     priority = tickets.parse_priority(choice)
-    ticket = await tickets.open_ticket(
+    ticket = await lifecycle.open_ticket(
         context.session,
         customer=context.actor,
         subject=context.dialogue["subject"],
         description=context.dialogue["description"],
         priority=priority,
+        auto_assign=context.resources.settings.assignment == "auto",
     )
     return Step(
         END,

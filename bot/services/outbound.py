@@ -1,7 +1,12 @@
 """Telegram messages the bot owes a chat: stored first, sent by the delivery sender.
 
 A row here survives a crash; the sender sends a chat's rows in id order, so the order in
-which they were queued is the order in which the chat sees them.
+which they were queued is the order in which the chat sees them. Payloads:
+- `{"type": "text", "text": html}`: a notice, already escaped, under 4096 characters;
+- `{"type": "text", "header": h, "body": plain}`: a relayed text; the sender escapes it,
+  puts the header in bold on top and splits it at line or word boundaries past 4096;
+- `{"type": "copy", "from_chat_id", "message_id", "header"?, "caption"?}`: a media
+  message copied with copyMessage, the header in bold at the start of the caption.
 """
 
 from __future__ import annotations
@@ -12,6 +17,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Delivery
 
+Buttons = list[list[tuple[str, str]]]
+
 
 async def queue_text(
     session: AsyncSession,
@@ -19,33 +26,43 @@ async def queue_text(
     chat_id: int,
     text: str,
     ticket_id: int | None = None,
-    message_id: int | None = None,
-    buttons: list[list[tuple[str, str]]] | None = None,
+    buttons: Buttons | None = None,
 ) -> Delivery:
-    """Queue an HTML text (already escaped) for a chat; `buttons` rows of (label, data)."""
+    """Queue an HTML notice (already escaped) for a chat; `buttons` rows of (label, data)."""
     payload: dict[str, Any] = {"type": "text", "text": text}
     if buttons:
         payload["buttons"] = [[list(button) for button in row] for row in buttons]
+    return await _queue(session, chat_id, payload, ticket_id, None)
+
+
+async def queue_relay_text(
+    session: AsyncSession, *, chat_id: int, header: str, body: str, ticket_id: int, message_id: int
+) -> Delivery:
+    """Queue a relayed plain text under a header line such as `#5 · Alice`."""
+    payload = {"type": "text", "header": header, "body": body}
     return await _queue(session, chat_id, payload, ticket_id, message_id)
 
 
-async def queue_copy(
+async def queue_relay_copy(
     session: AsyncSession,
     *,
     chat_id: int,
     from_chat_id: int,
     source_message_id: int,
-    caption: str,
-    ticket_id: int | None = None,
-    message_id: int | None = None,
+    header: str | None,
+    caption: str | None,
+    ticket_id: int,
+    message_id: int,
 ) -> Delivery:
-    """Queue a copy of a media message with an HTML caption (already escaped)."""
-    payload = {
+    """Queue a copy of a media message; the header (if any) starts its caption."""
+    payload: dict[str, Any] = {
         "type": "copy",
         "from_chat_id": from_chat_id,
         "message_id": source_message_id,
         "caption": caption,
     }
+    if header is not None:
+        payload["header"] = header
     return await _queue(session, chat_id, payload, ticket_id, message_id)
 
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-from sqlalchemy import select
+from sqlalchemy import delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
@@ -26,6 +26,10 @@ class Actor:
     @property
     def is_staff(self) -> bool:
         return self.role in access.STAFF
+
+    def mine(self) -> Actor:
+        """The same person seen as an agent: an admin's own queue is what is assigned to them."""
+        return replace(self, role=Role.AGENT) if self.role is Role.ADMIN else self
 
 
 def actor_of(user: User, *, is_admin: bool) -> Actor:
@@ -118,3 +122,23 @@ async def find_staff(session: AsyncSession, ref: str) -> User:
     if user is None:
         raise NotFound(f"No agent {ref}.")
     return user
+
+
+async def admins(session: AsyncSession) -> list[User]:
+    return list(await session.scalars(select(User).where(User.role == Role.ADMIN)))
+
+
+async def erase(session: AsyncSession, actor: Actor) -> None:
+    """/deleteme: personal data and message texts go; tickets and history stay, anonymised."""
+    from storage.models import EmailCode, Message
+
+    user = await get(session, actor.user_id)
+    user.name = user.email = user.phone = user.username = None
+    user.email_verified_at = None
+    user.registered_at = None
+    user.deleted_at = utcnow()
+    await session.execute(
+        update(Message).where(Message.author_id == user.id).values(text=None, file_id=None)
+    )
+    await session.execute(delete(EmailCode).where(EmailCode.user_id == user.id))
+    await session.flush()

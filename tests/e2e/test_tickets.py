@@ -59,7 +59,7 @@ async def test_forged_priority_button_is_refused(harness: Harness) -> None:
     answers = [a.get("text") or "" for a in harness.standin.callback_answers.values()]
     assert any("earlier dialogue" in a for a in answers)
     assert sum("not available to you" in a for a in answers) == 2
-    assert (await alice.receive_text("Choose a priority with the buttons"))["text"]
+    assert any("Choose a priority with the buttons" in a for a in answers)
     async with harness.resources.session_factory() as session:
         assert await session.scalar(select(Ticket)) is None
     await alice.press(buttons, "High")

@@ -123,3 +123,28 @@ async def started_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness
             yield Harness(
                 standin=standin, resources=resources, settings=settings, application=application
             )
+
+
+AGENT_ID = 2001
+CUSTOMER_ID = 1001
+
+
+async def customer_with_ticket(
+    harness: Harness, *, telegram_id: int = CUSTOMER_ID, name: str = "Alice", subject: str = "Help"
+) -> tuple[StandinUser, int]:
+    customer = harness.user(telegram_id, name.split()[0], name.split()[0].lower())
+    await harness.register(customer, name=name, email=f"{name.split()[0].lower()}@example.com")
+    number = await harness.open_ticket(customer, subject=subject, description="Details here")
+    return customer, number
+
+
+async def assigned_ticket(harness: Harness) -> tuple[StandinUser, StandinUser, int]:
+    """A registered customer with a ticket assigned to a fresh agent (notices consumed)."""
+    customer, number = await customer_with_ticket(harness)
+    agent = harness.user(AGENT_ID, "Sam", "sam")
+    await harness.add_agent(agent, "Sam Support")
+    await harness.admin.send(f"/assign {number} {AGENT_ID}")
+    await harness.admin.receive_text("is assigned")
+    await agent.receive_text(f"#{number} · Alice is assigned to you")
+    await customer.receive_text("is now handling your ticket")
+    return customer, agent, number

@@ -1,0 +1,97 @@
+"""Telling people about tickets: the wording, queued durably in the current transaction.
+
+Telegram notices go through the delivery queue (bot.services.outbound) and mails through
+the email outbox, both written with the change that caused them, so a crash loses neither.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.email import mails
+from bot.formatting import esc
+from bot.services import outbound
+from storage.models import Status, Ticket, User
+
+STATUS_MAILS = {
+    Status.WAITING_CUSTOMER: "waiting_customer",
+    Status.RESOLVED: "resolved",
+    Status.CLOSED: "closed",
+}
+RATING_PROMPT = "How did we do on ticket #{n}? Rate it from 1 (poor) to 5 (excellent):"
+
+
+def rating_buttons(number: int) -> list[list[tuple[str, str]]]:
+    return [[(str(stars), f"rate:{number}:{stars}") for stars in range(1, 6)]]
+
+
+def _reachable(user: User | None) -> bool:
+    return user is not None and user.deleted_at is None
+
+
+async def assigned(session: AsyncSession, *, ticket: Ticket, customer: User, agent: User) -> None:
+    """The agent gets the ticket's details; the customer learns who handles it."""
+    await outbound.queue_text(
+        session,
+        chat_id=agent.telegram_id,
+        ticket_id=ticket.id,
+        text=(
+            f"<b>#{ticket.id} · {esc(customer.display_name)}</b> is assigned to you.\n"
+            f"Subject: {esc(ticket.subject)}\n\n{esc(ticket.description)}\n\n"
+            "Reply to the customer's messages (or to this one) to answer."
+        ),
+    )
+    if _reachable(customer):
+        await outbound.queue_text(
+            session,
+            chat_id=customer.telegram_id,
+            ticket_id=ticket.id,
+            text=f"{esc(agent.display_name)} is now handling your ticket #{ticket.id}.",
+        )
+        await mails.queue_status_mail(session, ticket=ticket, customer=customer, event="assigned")
+
+
+async def status_changed(
+    session: AsyncSession,
+    *,
+    ticket: Ticket,
+    customer: User,
+    agent: User | None,
+    new: Status,
+    by_customer: bool,
+) -> None:
+    """The customer is told of every change; Closed also asks for a rating."""
+    if _reachable(customer):
+        await outbound.queue_text(
+            session,
+            chat_id=customer.telegram_id,
+            ticket_id=ticket.id,
+            text=f"Your ticket #{ticket.id} ({esc(ticket.subject)}) is now <b>{new.value}</b>.",
+        )
+        if new in STATUS_MAILS:
+            await mails.queue_status_mail(
+                session, ticket=ticket, customer=customer, event=STATUS_MAILS[new]
+            )
+        if new is Status.CLOSED:
+            await outbound.queue_text(
+                session,
+                chat_id=customer.telegram_id,
+                ticket_id=ticket.id,
+                text=RATING_PROMPT.format(n=ticket.id),
+                buttons=rating_buttons(ticket.id),
+            )
+    if by_customer and agent is not None:
+        await outbound.queue_text(
+            session,
+            chat_id=agent.telegram_id,
+            ticket_id=ticket.id,
+            text=f"#{ticket.id}: the customer changed the status to <b>{new.value}</b>.",
+        )
+
+
+async def to_staff(session: AsyncSession, chat_ids: Iterable[int], text: str) -> None:
+    """One HTML notice to each of these staff chats."""
+    for chat_id in dict.fromkeys(chat_ids):
+        await outbound.queue_text(session, chat_id=chat_id, text=text)

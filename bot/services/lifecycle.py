@@ -1,0 +1,219 @@
+"""A ticket's life: assignment, statuses, reopening, closing and rating.
+
+Every change writes its activity and queues what people must be told, in the caller's
+transaction.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from sqlalchemy import nulls_first, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot import notices
+from bot.clock import utcnow_seconds
+from bot.services import activities, agents, tickets, users, validation
+from bot.services.errors import Forbidden, Invalid, NotFound
+from bot.services.users import Actor
+from storage.models import Priority, Role, Status, Ticket, User
+
+SYSTEM = "system"
+
+
+@dataclass(frozen=True)
+class Change:
+    number: int
+    old: Status
+    new: Status
+
+
+def counts_as_response(
+    ticket: Ticket, *, performer: User | None, new_status: Status | None
+) -> bool:
+    """metrics.md: not the requester, not a job, and a public note or a move off Open."""
+    if performer is None or performer.id == ticket.customer_id:
+        return False
+    return new_status is None or new_status is not Status.OPEN
+
+
+async def _people(session: AsyncSession, ticket: Ticket) -> tuple[User, User | None]:
+    customer = await users.get(session, ticket.customer_id)
+    agent = await session.get(User, ticket.agent_id) if ticket.agent_id else None
+    return customer, agent
+
+
+async def set_status(
+    session: AsyncSession, *, ticket: Ticket, new: Status, performer: User | None
+) -> Change:
+    """Move `ticket` to `new`; `performer` None means one of the bot's jobs."""
+    old = Status(ticket.status)
+    if new is old:
+        raise Invalid(f"Ticket #{ticket.id} is already {old.value}.")
+    now = utcnow_seconds()
+    ticket.status = new
+    ticket.updated_at = now
+    if new is Status.RESOLVED:
+        ticket.resolved_at = now
+    elif new is Status.CLOSED:
+        ticket.closed_at = now
+        ticket.resolved_at = ticket.resolved_at or now
+    elif old.is_solved:  # reopened
+        ticket.resolved_at = ticket.closed_at = None
+        ticket.rating = None
+        ticket.rating_comment = None
+    if ticket.first_response_at is None and counts_as_response(
+        ticket, performer=performer, new_status=new
+    ):
+        ticket.first_response_at = now
+    await activities.record(
+        session,
+        ticket_id=ticket.id,
+        activity={"status": new.value},
+        performer_id=performer.telegram_id if performer else None,
+        performer_type="user" if performer else SYSTEM,
+        at=now,
+    )
+    customer, agent = await _people(session, ticket)
+    by_customer = performer is not None and performer.id == customer.id
+    await notices.status_changed(
+        session, ticket=ticket, customer=customer, agent=agent, new=new, by_customer=by_customer
+    )
+    return Change(ticket.id, old, new)
+
+
+async def change_status(session: AsyncSession, *, actor: Actor, number: int, new: Status) -> Change:
+    """/status, /resolve, and the customer's /close."""
+    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if actor.role is Role.CUSTOMER and new is not Status.CLOSED:
+        raise Forbidden("Only the support team can change that status.")
+    performer = await users.get(session, actor.user_id)
+    return await set_status(session, ticket=ticket, new=new, performer=performer)
+
+
+async def open_ticket(
+    session: AsyncSession,
+    *,
+    customer: Actor,
+    subject: str,
+    description: str,
+    priority: Priority,
+    auto_assign: bool,
+) -> Ticket:
+    """A new ticket; with ASSIGNMENT=auto it goes straight to the least-loaded agent."""
+    ticket = await tickets.open_ticket(
+        session, customer=customer, subject=subject, description=description, priority=priority
+    )
+    if auto_assign:
+        team = await agents.team(session)
+        if team:
+            least = min(agent.open_load for agent in team)
+            candidates = [agent.user_id for agent in team if agent.open_load == least]
+            # ties go to the agent idle longest (never active counts as longest)
+            agent = await session.scalar(
+                select(User)
+                .where(User.id.in_(candidates))
+                .order_by(nulls_first(User.last_active_at.asc()), User.id)
+                .limit(1)
+            )
+            await _assign(session, ticket=ticket, agent=agent, by=None)
+    return ticket
+
+
+async def assign(session: AsyncSession, *, by: Actor, number: int, agent_ref: str) -> Ticket:
+    """/assign N <agent>: by Telegram id or @username."""
+    ticket = await tickets.load_visible(session, actor=by, number=number)
+    if ticket.status == Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is closed.")
+    agent = await users.find_staff(session, agent_ref)
+    if ticket.agent_id == agent.id:
+        raise Invalid(f"Ticket #{number} is already assigned to {agent.display_name}.")
+    await _assign(session, ticket=ticket, agent=agent, by=await users.get(session, by.user_id))
+    return ticket
+
+
+async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: User | None) -> None:
+    from bot.services import relay  # relay builds on the lifecycle
+
+    now = utcnow_seconds()
+    ticket.agent_id = agent.id
+    ticket.assigned_at = now
+    ticket.updated_at = now
+    await activities.record(
+        session,
+        ticket_id=ticket.id,
+        activity={"agent_id": agent.telegram_id},
+        performer_id=by.telegram_id if by else None,
+        performer_type="user" if by else SYSTEM,
+        at=now,
+    )
+    customer, _ = await _people(session, ticket)
+    await notices.assigned(session, ticket=ticket, customer=customer, agent=agent)
+    await relay.release_waiting(session, ticket=ticket, customer=customer, agent=agent)
+
+
+@dataclass(frozen=True)
+class Removed:
+    name: str
+    telegram_id: int
+    unassigned: list[int]
+
+
+async def remove_agent(session: AsyncSession, *, by: Actor, agent_ref: str) -> Removed:
+    """The agent becomes a customer again; their active tickets go back to unassigned."""
+    agent = await users.find_staff(session, agent_ref)
+    if agent.role != Role.AGENT:
+        raise Invalid("Admins come from ADMIN_IDS and cannot be removed here.")
+    agent.role = Role.CUSTOMER
+    active = list(
+        await session.scalars(
+            select(Ticket)
+            .where(Ticket.agent_id == agent.id, Ticket.status.in_(tickets.ACTIVE))
+            .order_by(Ticket.id)
+        )
+    )
+    now = utcnow_seconds()
+    for ticket in active:
+        ticket.agent_id = None
+        ticket.updated_at = now
+        await activities.record(
+            session,
+            ticket_id=ticket.id,
+            activity={"agent_id": None},
+            performer_id=by.telegram_id,
+            at=now,
+        )
+    numbers = [ticket.id for ticket in active]
+    listed = ", ".join(f"#{n}" for n in numbers) or "none"
+    await notices.to_staff(
+        session,
+        [admin.telegram_id for admin in await users.admins(session)],
+        f"{agent.display_name} is no longer an agent. Tickets back to unassigned: {listed}.",
+    )
+    await session.flush()
+    return Removed(agent.display_name, agent.telegram_id, numbers)
+
+
+async def rate(session: AsyncSession, *, actor: Actor, number: int, stars: int) -> Ticket:
+    """The customer's 1–5 rating of a closed ticket (once)."""
+    if not 1 <= stars <= 5:
+        raise Invalid("A rating is a number from 1 to 5.")
+    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if actor.role is not Role.CUSTOMER:
+        raise Forbidden("Only the customer can rate a ticket.")
+    if ticket.status != Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is not closed, so it cannot be rated yet.")
+    if ticket.rating is not None:
+        raise Invalid(f"You have already rated ticket #{number}. Thank you!")
+    ticket.rating = stars
+    await activities.record(
+        session, ticket_id=ticket.id, activity={"rating": stars}, performer_id=actor.telegram_id
+    )
+    return ticket
+
+
+async def comment(session: AsyncSession, *, actor: Actor, number: int, text: str) -> None:
+    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if ticket.rating is None:
+        raise NotFound(f"Ticket #{number} has no rating to comment on.")
+    ticket.rating_comment = validation.text(text, field="comment", limit=validation.COMMENT_MAX)

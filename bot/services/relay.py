@@ -1,0 +1,292 @@
+"""Messages between a customer and their agent, both ways, stored before they are sent.
+
+A message is stored with the update id it came from (unique, so an update delivered twice
+is stored once) and with a delivery row for the other side's chat, in one transaction.
+"""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+
+from sqlalchemy import exists, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.clock import utcnow_seconds
+from bot.services import activities, lifecycle, outbound, tickets, users, validation
+from bot.services.errors import Invalid, NotFound
+from bot.services.users import Actor
+from storage.models import ChatMessageRef, Delivery, Message, Role, Status, Ticket, User
+
+CUSTOMER, AGENT, NOTE = "customer", "agent", "note"
+NO_CAPTION = {"sticker", "video_note"}  # Telegram copies these without a caption
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """A message as the relay needs it, whatever chat app it came from."""
+
+    update_id: int
+    chat_id: int
+    message_id: int
+    text: str | None = None
+    media_kind: str | None = None
+    file_id: str | None = None
+    reply_to: int | None = None
+
+
+class Outcome(enum.Enum):
+    RELAYED = "relayed"
+    WAITING = "waiting"  # no agent yet: delivered on assignment
+    REOPENED = "reopened"
+    CHOOSE = "choose"  # several active tickets: the customer picks one
+    NO_TICKET = "no_ticket"
+    DUPLICATE = "duplicate"
+
+
+@dataclass(frozen=True)
+class Result:
+    outcome: Outcome
+    number: int | None = None
+    message_id: int | None = None
+    choices: list[tuple[int, str]] = field(default_factory=list)
+
+
+def _header(number: int, name: str) -> str:
+    return f"#{number} · {name}"
+
+
+async def _is_duplicate(session: AsyncSession, update_id: int) -> bool:
+    return bool(await session.scalar(select(exists().where(Message.update_id == update_id))))
+
+
+def _store(incoming: Incoming, *, kind: str, author: int, ticket_id: int | None) -> Message:
+    if incoming.text is not None and incoming.media_kind is None:
+        validation.text(incoming.text, field="message", limit=validation.MESSAGE_LIMIT)
+    return Message(
+        ticket_id=ticket_id,
+        author_id=author,
+        kind=kind,
+        text=incoming.text,
+        media_kind=incoming.media_kind,
+        file_id=incoming.file_id,
+        source_chat_id=incoming.chat_id,
+        source_message_id=incoming.message_id,
+        update_id=incoming.update_id,
+        created_at=utcnow_seconds(),
+    )
+
+
+async def _ticket_of_reply(session: AsyncSession, chat_id: int, reply_to: int | None) -> int | None:
+    if reply_to is None:
+        return None
+    return await session.scalar(
+        select(ChatMessageRef.ticket_id).where(
+            ChatMessageRef.chat_id == chat_id, ChatMessageRef.telegram_message_id == reply_to
+        )
+    )
+
+
+async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> Result:
+    """Route a customer's message to the agent of the ticket it belongs to."""
+    if await _is_duplicate(session, incoming.update_id):
+        return Result(Outcome.DUPLICATE)
+    number = await _ticket_of_reply(session, incoming.chat_id, incoming.reply_to)
+    if number is not None:
+        ticket = await tickets.load_visible(session, actor=actor, number=number)
+        if ticket.status == Status.CLOSED:
+            raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
+    else:
+        active = list(
+            await session.scalars(
+                select(Ticket)
+                .where(Ticket.customer_id == actor.user_id, Ticket.status.in_(tickets.ACTIVE))
+                .order_by(Ticket.id)
+            )
+        )
+        if not active:
+            return Result(Outcome.NO_TICKET)
+        if len(active) > 1:
+            message = _store(incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=None)
+            session.add(message)
+            await session.flush()
+            choices = [(t.id, t.subject) for t in active]
+            return Result(Outcome.CHOOSE, message_id=message.id, choices=choices)
+        ticket = active[0]
+    message = _store(incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id)
+    session.add(message)
+    await session.flush()
+    return await _attach(session, message=message, ticket=ticket)
+
+
+async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: int) -> Result:
+    """The customer said which ticket a waiting message is about."""
+    message = await session.get(Message, message_id)
+    if message is None or message.author_id != actor.user_id or message.kind != CUSTOMER:
+        raise NotFound("This button is not valid.")
+    if message.ticket_id is not None:
+        raise Invalid(f"That message was already added to #{message.ticket_id}.")
+    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if ticket.status == Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
+    message.ticket_id = ticket.id
+    return await _attach(session, message=message, ticket=ticket)
+
+
+async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) -> Result:
+    customer = await users.get(session, ticket.customer_id)
+    outcome = Outcome.RELAYED
+    if ticket.status == Status.RESOLVED:
+        await lifecycle.set_status(session, ticket=ticket, new=Status.OPEN, performer=customer)
+        outcome = Outcome.REOPENED
+    ticket.updated_at = utcnow_seconds()
+    await activities.record(
+        session,
+        ticket_id=ticket.id,
+        activity={"note": {"id": message.id, "type": 1}},
+        performer_id=customer.telegram_id,
+        at=message.created_at,
+    )
+    if ticket.agent_id is None:
+        return Result(Outcome.WAITING, number=ticket.id, message_id=message.id)
+    agent = await users.get(session, ticket.agent_id)
+    await _queue_to(
+        session,
+        message=message,
+        ticket=ticket,
+        chat_id=agent.telegram_id,
+        header=_header(ticket.id, customer.display_name),
+    )
+    return Result(outcome, number=ticket.id, message_id=message.id)
+
+
+async def release_waiting(
+    session: AsyncSession, *, ticket: Ticket, customer: User, agent: User
+) -> int:
+    """On assignment: the customer's messages that waited for an agent go to them, in order."""
+    waiting = list(
+        await session.scalars(
+            select(Message)
+            .where(Message.ticket_id == ticket.id, Message.kind == CUSTOMER)
+            .where(~exists().where(Delivery.message_id == Message.id))
+            .order_by(Message.id)
+        )
+    )
+    for message in waiting:
+        await _queue_to(
+            session,
+            message=message,
+            ticket=ticket,
+            chat_id=agent.telegram_id,
+            header=_header(ticket.id, customer.display_name),
+        )
+    return len(waiting)
+
+
+async def _queue_to(
+    session: AsyncSession, *, message: Message, ticket: Ticket, chat_id: int, header: str
+) -> None:
+    if message.media_kind is None:
+        await outbound.queue_relay_text(
+            session,
+            chat_id=chat_id,
+            header=header,
+            body=message.text or "",
+            ticket_id=ticket.id,
+            message_id=message.id,
+        )
+        return
+    if message.media_kind in NO_CAPTION:
+        await outbound.queue_relay_text(
+            session,
+            chat_id=chat_id,
+            header=header,
+            body=f"({message.media_kind})",
+            ticket_id=ticket.id,
+            message_id=message.id,
+        )
+    await outbound.queue_relay_copy(
+        session,
+        chat_id=chat_id,
+        from_chat_id=message.source_chat_id,
+        source_message_id=message.source_message_id,
+        header=None if message.media_kind in NO_CAPTION else header,
+        caption=message.text,
+        ticket_id=ticket.id,
+        message_id=message.id,
+    )
+
+
+async def staff_message(
+    session: AsyncSession, *, actor: Actor, incoming: Incoming, number: int | None = None
+) -> int:
+    """An agent's answer (a reply to a relayed message, or /reply N) goes to the customer."""
+    if await _is_duplicate(session, incoming.update_id):
+        return number or 0
+    if number is None:
+        number = await _ticket_of_reply(session, incoming.chat_id, incoming.reply_to)
+        if number is None:
+            raise NotFound(
+                "That message is not about a ticket. Reply to a customer's message, "
+                "or use /reply N text."
+            )
+    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if ticket.status == Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
+    customer = await users.get(session, ticket.customer_id)
+    if customer.deleted_at is not None:
+        raise Invalid(f"The customer of #{number} has erased their data and cannot be reached.")
+    agent = await users.get(session, actor.user_id)
+    message = _store(incoming, kind=AGENT, author=agent.id, ticket_id=ticket.id)
+    session.add(message)
+    await session.flush()
+    now = message.created_at
+    ticket.updated_at = now
+    if ticket.first_response_at is None and lifecycle.counts_as_response(
+        ticket, performer=agent, new_status=None
+    ):
+        ticket.first_response_at = now
+    await activities.record(
+        session,
+        ticket_id=ticket.id,
+        activity={"note": {"id": message.id, "type": 1}},
+        performer_id=agent.telegram_id,
+        at=now,
+    )
+    await _queue_to(
+        session,
+        message=message,
+        ticket=ticket,
+        chat_id=customer.telegram_id,
+        header=_header(ticket.id, agent.display_name),
+    )
+    return ticket.id
+
+
+async def note(
+    session: AsyncSession, *, actor: Actor, number: int, text: str, update_id: int
+) -> None:
+    """An internal note: stored and in the history, never sent to the customer."""
+    if actor.role is Role.CUSTOMER:
+        raise Invalid("Notes are for the support team.")
+    if await _is_duplicate(session, update_id):
+        return
+    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    text = validation.text(text, field="note", limit=validation.MESSAGE_LIMIT)
+    message = Message(
+        ticket_id=ticket.id,
+        author_id=actor.user_id,
+        kind=NOTE,
+        text=text,
+        update_id=update_id,
+        created_at=utcnow_seconds(),
+    )
+    session.add(message)
+    await session.flush()
+    await activities.record(
+        session,
+        ticket_id=ticket.id,
+        activity={"note": {"id": message.id, "type": 2, "private": True}},
+        performer_id=actor.telegram_id,
+        at=message.created_at,
+    )

@@ -1,0 +1,142 @@
+"""Customers: /close N and the rating that follows, /feedback, /deleteme."""
+
+from __future__ import annotations
+
+import warnings
+
+from telegram import Update
+from telegram.ext import (
+    CallbackQueryHandler,
+    CommandHandler,
+    ConversationHandler,
+    MessageHandler,
+    TypeHandler,
+    filters,
+)
+from telegram.warnings import PTBUserWarning
+
+from bot.services import feedback, lifecycle, users, validation
+from bot.services.errors import Invalid
+from handlers.context import HelpdeskContext
+from handlers.framework import END, Answer, Edit, Reply, Result, Step, action, step
+from storage import dialogues
+from storage.models import Status
+
+RATING = "rating"
+ASK_COMMENT = "comment"
+
+
+@action
+async def close(update: Update, context: HelpdeskContext) -> Reply:
+    number = validation.ticket_number(" ".join(context.args or []))
+    await lifecycle.change_status(
+        context.session, actor=context.actor, number=number, new=Status.CLOSED
+    )
+    return Reply(f"Ticket #{number} is closed. Thank you!")
+
+
+@step(RATING)
+async def rate(update: Update, context: HelpdeskContext) -> Step:
+    try:
+        _, number, stars = update.callback_query.data.split(":")
+        number, stars = int(number), int(stars)
+    except ValueError:
+        return Step(END, [Answer("This button is not valid.", alert=True)])
+    await lifecycle.rate(context.session, actor=context.actor, number=number, stars=stars)
+    context.dialogue["ticket"] = number
+    return Step(
+        ASK_COMMENT,
+        [
+            Answer(f"Thank you: {stars}/5"),
+            Edit(f"You rated ticket #{number}: <b>{stars}/5</b>"),
+            Reply("Anything you would like to add? Send a comment, or /skip."),
+        ],
+    )
+
+
+@step(RATING)
+async def got_comment(update: Update, context: HelpdeskContext) -> Step:
+    await lifecycle.comment(
+        context.session,
+        actor=context.actor,
+        number=context.dialogue["ticket"],
+        text=update.message.text,
+    )
+    return Step(END, [Reply("Thank you for the feedback!")])
+
+
+@step(RATING)
+async def skip_comment(update: Update, context: HelpdeskContext) -> Step:
+    return Step(END, [Reply("Thank you!")])
+
+
+@action
+async def timed_out(update: Update, context: HelpdeskContext) -> None:
+    await dialogues.end(
+        context.session,
+        name=RATING,
+        chat_id=update.effective_chat.id,
+        user_id=update.effective_user.id,
+    )
+
+
+def rating_conversation(timeout_minutes: float) -> ConversationHandler:
+    # The rating buttons arrive in a delivered notice, not in a dialogue prompt: the
+    # dialogue is per user, and the button data names the ticket, so per_message is off.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return ConversationHandler(
+            name=RATING,
+            persistent=True,
+            allow_reentry=True,
+            conversation_timeout=timeout_minutes * 60,
+            entry_points=[CallbackQueryHandler(rate, pattern=r"^rate:")],
+            states={
+                ASK_COMMENT: [
+                    CommandHandler("skip", skip_comment),
+                    MessageHandler(filters.TEXT & ~filters.COMMAND, got_comment),
+                ],
+                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
+            },
+            fallbacks=[CommandHandler("cancel", skip_comment)],
+        )
+
+
+@action
+async def send_feedback(update: Update, context: HelpdeskContext) -> Reply:
+    parts = (update.message.text or "").split(maxsplit=1)
+    if len(parts) < 2:
+        raise Invalid("Usage: /feedback your message to the team")
+    await feedback.send(
+        context.session,
+        actor=context.actor,
+        text=parts[1],
+        admin_ids=context.resources.settings.admin_ids,
+    )
+    return Reply("Thank you! Your feedback went to the admins.")
+
+
+@action
+async def delete_me(update: Update, context: HelpdeskContext) -> Reply:
+    return Reply(
+        "This erases your name, email, phone and the texts of your messages. Your tickets "
+        "stay, anonymised, for statistics. This cannot be undone. Erase now?",
+        buttons=[[("Yes, erase my data", "erase:yes"), ("No, keep it", "erase:no")]],
+    )
+
+
+@action
+async def confirm_erase(update: Update, context: HelpdeskContext) -> Result:
+    if update.callback_query.data != "erase:yes":
+        return [Answer(), Edit("Nothing was erased.")]
+    await users.erase(context.session, context.actor)
+    return [Answer(), Edit("Your personal data is erased. Send /start to register again.")]
+
+
+def handlers() -> list:
+    return [
+        CommandHandler("close", close),
+        CommandHandler("feedback", send_feedback),
+        CommandHandler("deleteme", delete_me),
+        CallbackQueryHandler(confirm_erase, pattern=r"^erase:"),
+    ]

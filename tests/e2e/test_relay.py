@@ -1,0 +1,193 @@
+"""The customer–agent relay through the real Application and the stand-in."""
+
+from __future__ import annotations
+
+import asyncio
+
+from sqlalchemy import func, select
+
+from storage.models import Delivery, EmailOutbox, Message, User
+from tests.support.harness import AGENT_ID, Harness, assigned_ticket, customer_with_ticket
+
+
+async def test_text_relays_both_ways_with_header(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    await customer.send("My screen is blank.\nSince this morning.")
+    relayed = await agent.receive()
+    assert relayed["text"] == f"#{number} · Alice\nMy screen is blank.\nSince this morning."
+    assert relayed["entities"][0]["type"] == "bold"
+
+    await agent.reply(relayed, "Have you tried turning it on?")
+    answer = await customer.receive()
+    assert answer["text"] == f"#{number} · Sam Support\nHave you tried turning it on?"
+
+    await agent.send(f"/reply {number} Still there?")
+    await agent.receive_text("Sent to the customer")
+    assert (await customer.receive())["text"].endswith("Still there?")
+
+    await agent.send("hello?")
+    await agent.receive_text("not about a ticket")
+
+
+async def test_assignment_tells_agent_customer_and_queues_mail(harness: Harness) -> None:
+    customer, number = await customer_with_ticket(harness)
+    agent = harness.user(AGENT_ID, "Sam", "sam")
+    await harness.add_agent(agent, "Sam Support")
+    await harness.admin.send(f"/assign {number} @sam")
+    await harness.admin.receive_text("is assigned")
+    notice = await agent.receive_text(f"#{number} · Alice is assigned to you")
+    assert "Subject: Help" in notice["text"] and "Details here" in notice["text"]
+    await customer.receive_text("Sam Support is now handling your ticket")
+    mails = await harness.mails_to("alice@example.com")
+    assert [m.kind for m in mails if m.kind.startswith("status")] == ["status:assigned"]
+    # replying to the assignment notice reaches the customer too
+    await agent.reply(notice, "Hi Alice, looking into it")
+    assert (await customer.receive())["text"].endswith("Hi Alice, looking into it")
+
+
+async def test_assign_without_agent_offers_buttons(harness: Harness) -> None:
+    _, number = await customer_with_ticket(harness)
+    agent = harness.user(AGENT_ID, "Sam", "sam")
+    await harness.add_agent(agent, "Sam Support")
+    await harness.admin.send(f"/assign {number}")
+    offer = await harness.admin.receive_text(f"Assign #{number}")
+    await harness.admin.press(offer, "Sam Support (0 open)")
+    await agent.receive_text("is assigned to you")
+    query = await harness.admin.press_data(offer, f"assign:{number}:424242")  # not an agent
+    await harness.admin.wait_until(lambda _: query in harness.standin.callback_answers)
+    assert harness.standin.callback_answers[query]["text"] == "No agent 424242."
+
+
+async def test_messages_before_assignment_wait_and_arrive_in_order(harness: Harness) -> None:
+    customer, number = await customer_with_ticket(harness)
+    for n in range(3):
+        await customer.send(f"waiting {n}")
+        await customer.receive_text("reaches an agent as soon as one is assigned")
+    agent = harness.user(AGENT_ID, "Sam", "sam")
+    await harness.add_agent(agent, "Sam Support")
+    await harness.admin.send(f"/assign {number} {AGENT_ID}")
+    await agent.receive_text("is assigned to you")
+    texts = [(await agent.receive())["text"] for _ in range(3)]
+    assert texts == [f"#{number} · Alice\nwaiting {n}" for n in range(3)]
+
+
+async def test_photo_with_caption_is_copied_and_answered(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    await customer.send_photo(content=b"\x89PNG fake", caption="the error <b>here</b>")
+    copied = await agent.receive()
+    assert copied["photo"] and copied["caption"] == f"#{number} · Alice\nthe error <b>here</b>"
+    assert harness.standin.count("copyMessage") == 1
+    await agent.reply(copied, "Thanks, that helps")
+    assert (await customer.receive())["text"].endswith("Thanks, that helps")
+    await agent.send_document(content=b"%PDF", filename="fix.pdf", caption="Try this")
+    await agent.wait_until(lambda _: True)
+    # a document without a reply is not about a ticket
+    await agent.receive_text("not about a ticket")
+
+
+async def test_every_media_kind_reaches_the_agent(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    await customer.send_document(content=b"%PDF", filename="log.pdf", caption="log")
+    await customer.send_voice(content=b"ogg")
+    await customer.send_video(content=b"mp4", caption="clip")
+    await customer.send_sticker(content=b"webp")
+    got = [await agent.receive() for _ in range(5)]
+    assert "document" in got[0] and got[0]["caption"].startswith(f"#{number} · Alice")
+    assert "voice" in got[1] and "video" in got[2]
+    assert got[3]["text"] == f"#{number} · Alice\n(sticker)" and "sticker" in got[4]
+    async with harness.resources.session_factory() as session:
+        kinds = list(await session.scalars(select(Message.media_kind).order_by(Message.id)))
+    assert kinds == ["document", "voice", "video", "sticker"]
+
+
+async def test_several_tickets_ask_which_one(harness: Harness) -> None:
+    customer, agent, first = await assigned_ticket(harness)
+    second = await harness.open_ticket(customer, subject="Other thing", description="d")
+    await customer.send("about the other thing")
+    question = await customer.receive_text("Which ticket")
+    await customer.press(question, f"#{second} Other thing")
+    await customer.receive_text("reaches an agent as soon as one is assigned")
+    # replying to a message of the first ticket routes there without asking
+    notice = next(m for m in customer.inbox if "is now handling your ticket" in m.get("text", ""))
+    await customer.reply(notice, "back to the first")
+    assert (await agent.receive())["text"] == f"#{first} · Alice\nback to the first"
+    await customer.press_data(question, f"pick:999:{first}")
+    await asyncio.sleep(0.2)
+    answers = [a.get("text") for a in harness.standin.callback_answers.values()]
+    assert "This button is not valid." in answers
+
+
+async def test_no_active_ticket_gets_a_hint(harness: Harness) -> None:
+    customer = harness.user(1001, "Alice")
+    await harness.register(customer, name="Alice", email="alice@example.com")
+    await customer.send("hello")
+    await customer.receive_text("Send /new to open one")
+
+
+async def test_long_message_arrives_whole_in_parts(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    words = ("lorem ipsum dolor sit amet " * 200)[:4096]
+    await customer.send(words)
+    first, second = await agent.receive(), await agent.receive()
+    assert first["text"].startswith(f"#{number} · Alice (1/2)\n")
+    assert second["text"].startswith(f"#{number} · Alice (2/2)\n")
+    body = [part["text"].split("\n", 1)[1] for part in (first, second)]
+    assert len(first["text"]) <= 4096 and len(second["text"]) <= 4096
+    assert f"{body[0]} {body[1]}" == words or body[0] + body[1] == words
+    # the agent can reply to either part
+    await agent.reply(second, "Got it all")
+    assert (await customer.receive())["text"].endswith("Got it all")
+
+
+async def test_faults_deliver_exactly_once_in_order(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    faults = harness.standin.faults
+    faults.add("sendMessage", "429", retry_after=1, times=3, chat_id=AGENT_ID)
+    faults.add("sendMessage", "502", times=2, chat_id=AGENT_ID)
+    faults.add("sendMessage", "timeout", times=1, chat_id=AGENT_ID)
+    for n in range(5):
+        await customer.send(f"message {n}")
+    texts = [(await agent.receive(timeout=30))["text"] for _ in range(5)]
+    assert texts == [f"#{number} · Alice\nmessage {n}" for n in range(5)]
+    await asyncio.sleep(1)
+    relayed = [m for m in agent.inbox if (m.get("text") or "").startswith(f"#{number} · Alice\n")]
+    assert len(relayed) == 5
+    async with harness.resources.session_factory() as session:
+        statuses = list(await session.scalars(select(Delivery.status)))
+    assert set(statuses) == {"sent"}
+
+
+async def test_blocked_user_is_marked_and_not_retried(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    customer.block()
+    await agent.send(f"/reply {number} are you there?")
+    await agent.receive_text("Sent to the customer")
+    async with harness.resources.session_factory() as session:
+        for _ in range(50):
+            delivery = await session.scalar(select(Delivery).order_by(Delivery.id.desc()))
+            if delivery.status != "pending":
+                break
+            await asyncio.sleep(0.05)
+            session.expire_all()
+        user = await session.scalar(select(User).where(User.telegram_id == 1001))
+    assert delivery.status == "blocked" and user.blocked_at is not None
+    calls = harness.standin.count("sendMessage")
+    await asyncio.sleep(1.5)
+    assert harness.standin.count("sendMessage") == calls
+
+
+async def test_redelivered_update_is_stored_once(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    await harness.standin.wait_acknowledged()
+    await harness.application.updater.stop()
+    sent = await customer.send("only once")
+    update_id = harness.standin.store.updates[-1]["update_id"]
+    harness.standin.push_update({"update_id": update_id, "message": sent})
+    await harness.application.updater.start_polling(poll_interval=0, timeout=1)
+    await agent.receive_text("only once")
+    await harness.standin.wait_acknowledged()
+    await asyncio.sleep(0.5)
+    assert len([m for m in agent.inbox if "only once" in (m.get("text") or "")]) == 1
+    async with harness.resources.session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(Message)) == 1
+        assert await session.scalar(select(func.count()).select_from(EmailOutbox)) >= 1
