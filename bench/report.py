@@ -30,7 +30,7 @@ from sqlalchemy import select  # noqa: E402
 from bot.reports import metrics  # noqa: E402
 from bot.reports.generator import Generator, generate  # noqa: E402
 from bot.reports.importer import import_file  # noqa: E402
-from bot.reports.report import iter_rows  # noqa: E402
+from bot.reports.report import iter_row_batches  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Activity  # noqa: E402
@@ -56,7 +56,10 @@ def cpu_model() -> str:
 
 async def report(session_factory, as_of) -> list[tuple]:
     async with session_factory() as session:
-        return [row async for row in iter_rows(session, as_of=as_of)]
+        rows: list[tuple] = []
+        async for batch in iter_row_batches(session, as_of=as_of):
+            rows.extend(batch)
+        return rows
 
 
 async def baseline(session_factory, as_of) -> list[tuple]:

@@ -171,7 +171,7 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _report(session, args, out: IO[str], as_of, since, until) -> None:
     from bot.reports.chart import draw_chart
-    from bot.reports.report import Writer, iter_rows
+    from bot.reports.report import Writer, iter_row_batches
     from bot.reports.summary import summary_of
 
     if args.summary:
@@ -181,10 +181,11 @@ async def _report(session, args, out: IO[str], as_of, since, until) -> None:
     else:
         writer = Writer(out, args.format)
         rows = []
-        async for row in iter_rows(session, as_of=as_of, since=since, until=until):
-            writer.write(row)
+        async for batch in iter_row_batches(session, as_of=as_of, since=since, until=until):
+            for row in batch:
+                writer.write(row)
             if args.chart:
-                rows.append(row)
+                rows.extend(batch)
         writer.close()
     if args.chart:
         draw_chart(rows, args.chart)

@@ -55,7 +55,7 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
 _SELECTED = [_summaries.c[name] for name in (*SUMMARY_FIELDS, "rating", "end_at")]
 
 
-async def iter_rows(
+async def iter_row_batches(
     session: AsyncSession,
     *,
     as_of: datetime | None = None,
@@ -63,9 +63,9 @@ async def iter_rows(
     until: datetime | None = None,
     with_rating: bool = False,
     batch: int = 10_000,
-) -> AsyncIterator[tuple[Any, ...]]:
+) -> AsyncIterator[list[tuple[Any, ...]]]:
     """Report rows in COLUMNS' order (plus the rating last when `with_rating`), sorted by source
-    and ticket id, read from the summary rows as they stream in.
+    and ticket id, in lists as the summary rows stream in (one summary row per ticket).
 
     The unfinished interval ends at `as_of`; without it, at the file's end_at for imported
     tickets and now for the bot's own.
@@ -80,10 +80,22 @@ async def iter_rows(
         query = query.where(s.created_at <= to_micros(until))
     result = await session.stream(query.execution_options(yield_per=batch))
     async for part in result.partitions(batch):
+        if fixed is not None and not with_rating:
+            yield [row_of_summary(values, fixed) for values in part]
+            continue
+        rows = []
         for values in part:
             end = fixed if fixed is not None else (now if values[16] is None else values[16])
             row = row_of_summary(values, end)
-            yield (*row, values[15]) if with_rating else row
+            rows.append((*row, values[15]) if with_rating else row)
+        yield rows
+
+
+async def iter_rows(session: AsyncSession, **options: Any) -> AsyncIterator[tuple[Any, ...]]:
+    """The rows of iter_row_batches one by one."""
+    async for rows in iter_row_batches(session, **options):
+        for row in rows:
+            yield row
 
 
 def _cell(value: Any) -> str:
