@@ -25,8 +25,6 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 log = logging.getLogger(__name__)
 
-DELIVERY_SWEEP_SECONDS = 5
-
 
 def build_application(resources: Resources, *, rate_limiter: bool = True) -> Application:
     """The Application for these resources; start it with `run_polling` or `running`."""
@@ -65,10 +63,9 @@ async def start_resources(application: Application) -> None:
     data.delivery = DeliverySender(resources.session_factory, application.bot)
     data.kick_email = lambda: application.job_queue.run_once(_send_mail_now, 0)
     await _set_menus(application)
-    jobs.schedule_jobs(application.job_queue, resources)
-    application.job_queue.run_repeating(
-        _sweep_deliveries, interval=DELIVERY_SWEEP_SECONDS, first=0, name="delivery-sweep"
-    )
+    sender = data.delivery
+    jobs.schedule_jobs(application.job_queue, resources, delivery_sweep=lambda _: sender.sweep())
+    sender.kick()  # whatever a previous run left pending
 
 
 async def stop_resources(application: Application) -> None:
@@ -87,10 +84,6 @@ async def _set_menus(application: Application) -> None:
         chats[admin_id] = Role.ADMIN
     for chat_id, role in chats.items():
         await menus.set_menu(application.bot, chat_id, role)
-
-
-async def _sweep_deliveries(context: HelpdeskContext) -> None:
-    context.bot_data.delivery.kick()
 
 
 async def _send_mail_now(context: HelpdeskContext) -> None:

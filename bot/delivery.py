@@ -12,8 +12,9 @@ import asyncio
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
-from sqlalchemy import select, update
+from sqlalchemy import func, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -22,6 +23,9 @@ from bot.clock import utcnow
 from bot.formatting import caption_with_header, with_header
 from storage.db import SessionFactory
 from storage.models import ChatMessageRef, Delivery, User
+
+if TYPE_CHECKING:
+    from bot.resources import Resources
 
 log = logging.getLogger(__name__)
 
@@ -221,3 +225,24 @@ class DeliverySender:
                 update(User).where(User.telegram_id == chat_id).values(blocked_at=utcnow())
             )
             await session.commit()
+
+
+async def pending_count(session_factory: SessionFactory) -> int:
+    async with session_factory() as session:
+        return int(
+            await session.scalar(
+                select(func.count()).select_from(Delivery).where(Delivery.status == PENDING)
+            )
+            or 0
+        )
+
+
+async def sweep_once(resources: Resources) -> int:
+    """`python bot.py job delivery-sweep`: one pass with a Bot of its own (for cron users)."""
+    settings = resources.settings
+    if not settings.telegram_bot_token:
+        raise RuntimeError("TELEGRAM_BOT_TOKEN is needed to deliver Telegram messages")
+    root = settings.telegram_api_url
+    bot = Bot(settings.telegram_bot_token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+    async with bot:
+        return await DeliverySender(resources.session_factory, bot).sweep()

@@ -43,10 +43,9 @@ DESCRIPTIONS = {
     "delivery-sweep": "retry pending Telegram deliveries",
 }
 
-# The relay work's sweep of pending Telegram deliveries: `await DELIVERY_SWEEP(resources)`.
-# Set it (or pass `delivery_sweep=` to schedule_jobs/run_job); None leaves the job unscheduled.
+# The sweep of pending Telegram deliveries: `await sweep(resources)`. The running bot passes
+# its own sender's sweep; run from the command line, a one-off Bot does the sending.
 DeliverySweep = Callable[["Resources"], Awaitable[Any]]
-DELIVERY_SWEEP: DeliverySweep | None = None
 
 OUTBOX_INTERVAL_SECONDS = 5
 SWEEP_INTERVAL_SECONDS = 5
@@ -108,7 +107,7 @@ def schedule_jobs(
     job_queue.run_repeating(
         callback("email-outbox"), interval=OUTBOX_INTERVAL_SECONDS, first=1, name="email-outbox"
     )
-    if (delivery_sweep or DELIVERY_SWEEP) is not None:
+    if delivery_sweep is not None:
         job_queue.run_repeating(
             callback("delivery-sweep"),
             interval=SWEEP_INTERVAL_SECONDS,
@@ -183,14 +182,15 @@ async def _run(
     elif name == "email-outbox":
         lines = [await _outbox(resources, dry_run=dry_run)]
     elif name == "delivery-sweep":
-        sweep = delivery_sweep or DELIVERY_SWEEP
-        if sweep is None:
-            lines = ["delivery-sweep: not wired in this build, nothing to do"]
-        elif dry_run:
-            lines = ["delivery-sweep: would retry pending deliveries"]
+        from bot.delivery import pending_count, sweep_once
+
+        if dry_run:
+            lines = [
+                f"delivery-sweep: would try {await pending_count(factory)} pending delivery(ies)"
+            ]
         else:
-            await sweep(resources)
-            lines = ["delivery-sweep: done"]
+            sent = await (delivery_sweep or sweep_once)(resources)
+            lines = [f"delivery-sweep: delivered {sent}"]
     if out is not None:
         for line in lines:
             out.write(f"{line}\n")

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.clock import utcnow, utcnow_seconds
-from bot.email.mails import queue_status_mail
-from bot.services import activities, outbound
+from bot.clock import utcnow
+from bot.services import activities, lifecycle, outbound
+from bot.services.errors import Invalid
 from storage.db import SessionFactory
 from storage.models import Activity, Message, Status, Ticket, User
 
@@ -21,30 +20,15 @@ JOB = "auto-close"
 
 
 async def close_ticket_by_job(session: AsyncSession, *, ticket_id: int, days: int) -> bool:
-    """Close one ticket still Waiting for Customer, as the system: status, closed_at, history,
-    a notice to the customer in Telegram and the "closed" status mail. Flushes, never commits.
-
-    Stands in for the ticket-lifecycle service until it offers a close for jobs.
-    """
-    now = utcnow_seconds()
-    changed = await session.execute(
-        update(Ticket)
-        .where(Ticket.id == ticket_id, Ticket.status == Status.WAITING_CUSTOMER.value)
-        .values(status=Status.CLOSED.value, closed_at=now, updated_at=now)
-        .execution_options(synchronize_session=False)
-    )
-    if changed.rowcount != 1:
+    """Close one ticket still Waiting for Customer, as the system, through the lifecycle (history,
+    the customer told in Telegram and asked for a rating, the "closed" mail). Flushes only."""
+    ticket = await session.get(Ticket, ticket_id)
+    if ticket is None or ticket.status != Status.WAITING_CUSTOMER.value:
         return False  # someone changed it meanwhile
-    await activities.record(
-        session,
-        ticket_id=ticket_id,
-        activity={"status": Status.CLOSED.value},
-        performer_id=None,
-        performer_type=activities.SYSTEM,
-        at=now,
-    )
-    ticket = await session.get(Ticket, ticket_id, populate_existing=True)
-    assert ticket is not None
+    try:
+        await lifecycle.set_status(session, ticket=ticket, new=Status.CLOSED, performer=None)
+    except Invalid:
+        return False  # changed by someone else between the read and the write
     customer = await session.get(User, ticket.customer_id)
     if customer is not None and customer.deleted_at is None:
         await outbound.queue_text(
@@ -52,11 +36,10 @@ async def close_ticket_by_job(session: AsyncSession, *, ticket_id: int, days: in
             chat_id=customer.telegram_id,
             ticket_id=ticket_id,
             text=(
-                f"Ticket #{ticket_id} «{html.escape(ticket.subject)}» was closed: we waited "
-                f"{days} days for your answer. Write /new if you still need help."
+                f"We closed ticket #{ticket_id} after waiting {days} days for your answer. "
+                "Send /new if you still need help."
             ),
         )
-        await queue_status_mail(session, ticket=ticket, customer=customer, event="closed")
     return True
 
 

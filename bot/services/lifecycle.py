@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import nulls_first, select
+from sqlalchemy import nulls_first, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notices
@@ -50,6 +50,16 @@ async def set_status(
     old = Status(ticket.status)
     if new is old:
         raise Invalid(f"Ticket #{ticket.id} is already {old.value}.")
+    # Compare-and-set: of two concurrent changes (an agent and a job, two processes) only
+    # the one that still sees the old status wins; the other is told, and writes nothing.
+    claimed = await session.execute(
+        update(Ticket)
+        .where(Ticket.id == ticket.id, Ticket.status == old.value)
+        .values(status=new.value)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed.rowcount != 1:
+        raise Invalid(f"Ticket #{ticket.id} was changed meanwhile; please look again.")
     now = utcnow_seconds()
     ticket.status = new
     ticket.updated_at = now

@@ -110,8 +110,11 @@ async def test_auto_close_closes_waiting_tickets_with_notice(resources, db_url):
             await session.scalars(Activity.__table__.select().where(Activity.ticket_id == old.id))
         ).all()
     assert len(history) == 2
-    [notice] = await deliveries(factory)
-    assert notice.chat_id == customer.telegram_id and "Stale" in notice.payload["text"]
+    status, rating, notice = await deliveries(factory)
+    assert {d.chat_id for d in (status, rating, notice)} == {customer.telegram_id}
+    assert "Stale" in status.payload["text"] and "Closed" in status.payload["text"]
+    assert [label for label, _ in rating.payload["buttons"][0]] == ["1", "2", "3", "4", "5"]
+    assert "waiting 3 days" in notice.payload["text"]
     [mail] = await outbox(factory, "status:closed")
     assert "buttons" in mail.text
 
