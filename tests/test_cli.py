@@ -23,7 +23,9 @@ def run_bot(*args: str, env: dict[str, str] | None = None, cwd: Path | None = No
 
 
 def test_run_without_token_explains_and_exits_2(tmp_path) -> None:
-    result = run_bot("run", env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}, cwd=tmp_path)
+    result = run_bot(
+        "run", env={"DATABASE_URL": f"sqlite+aiosqlite:///{tmp_path}/x.db"}, cwd=tmp_path
+    )
     assert result.returncode == 2
     assert "TELEGRAM_BOT_TOKEN is not set" in result.stderr
     assert "@BotFather" in result.stderr and "Traceback" not in result.stderr

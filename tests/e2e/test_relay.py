@@ -177,7 +177,7 @@ async def test_blocked_user_is_marked_and_not_retried(harness: Harness) -> None:
 
 
 async def test_redelivered_update_is_stored_once(harness: Harness) -> None:
-    customer, agent, number = await assigned_ticket(harness)
+    customer, agent, _number = await assigned_ticket(harness)
     await harness.standin.wait_acknowledged()
     await harness.application.updater.stop()
     sent = await customer.send("only once")

@@ -44,7 +44,7 @@ class BotProcess:
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
 
-    async def start(self, *, timeout: float = 20) -> None:
+    async def start(self, *, within: float = 20) -> None:
         polls_before = self.standin.count("getUpdates")
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
@@ -52,7 +52,7 @@ class BotProcess:
         )
         log.close()
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + timeout
+        deadline = loop.time() + within
         while self.standin.count("getUpdates") <= polls_before:
             if self.process.returncode is not None or loop.time() > deadline:
                 raise AssertionError(f"bot did not start:\n{self.log_path.read_text()[-3000:]}")
