@@ -26,9 +26,14 @@ os.environ.setdefault("PTB_TIMEDELTA", "1")
 log = logging.getLogger(__name__)
 
 
-def build_application(resources: Resources, *, rate_limiter: bool = True) -> Application:
-    """The Application for these resources; start it with `run_polling` or `running`."""
+def build_application(resources: Resources, *, rate_limiter: bool | None = None) -> Application:
+    """The Application for these resources; start it with `run_polling` or `running`.
+
+    `rate_limiter` defaults to the RATE_LIMITER setting (on; off only for benchmarks).
+    """
     settings = resources.settings
+    if rate_limiter is None:
+        rate_limiter = settings.rate_limiter
     root = settings.telegram_api_url
     builder = (
         ApplicationBuilder()

@@ -52,6 +52,8 @@ class Settings(BaseSettings):
     sla_first_response_hours: float = Field(default=4, gt=0)
     auto_close_days: int = Field(default=0, ge=0)
     dialogue_timeout_minutes: float = Field(default=30, gt=0)
+    # A benchmarking knob: off measures the bot without AIORateLimiter's pacing.
+    rate_limiter: bool = True
 
     webhook_url: str | None = None
     webhook_secret: str | None = None
