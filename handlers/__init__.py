@@ -6,7 +6,7 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from bot.config import Settings
-from handlers import admin, common, customers, registration, relay, staff, tickets
+from handlers import admin, common, customers, registration, relay, reports, staff, tickets
 from handlers.guard import guard
 
 GUARD_GROUP = -1  # runs before everything and stops refused updates
@@ -27,6 +27,7 @@ def register(application: Application, settings: Settings) -> None:
             *customers.handlers(),  # customers: /close, /feedback, /deleteme
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
+            *reports.handlers(),  # admins: /report
             *relay.handlers(),  # any other message: to the agent, or to the customer
             *common.last_resort(),
         ]

@@ -14,7 +14,7 @@ import logging
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-from telegram import Update
+from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ConversationHandler
@@ -58,21 +58,32 @@ class Edit:
 
 
 @dataclass
-class Step:
-    """A dialogue step's outcome: the state to go to (END to finish) and what to say."""
-
-    state: str | int | None
-    say: list[Reply | Answer | Edit | Menu] = field(default_factory=list)
-
-
-@dataclass
 class Menu:
     """Set this chat's command menu for a role (after the role changed)."""
 
     role: Role
 
 
-Output = Reply | Answer | Edit | Menu
+@dataclass
+class Photo:
+    """An image (PNG bytes) with an optional HTML caption."""
+
+    data: bytes
+    caption: str | None = None
+    filename: str = "image.png"
+
+
+Output = Reply | Answer | Edit | Menu | Photo
+
+
+@dataclass
+class Step:
+    """A dialogue step's outcome: the state to go to (END to finish) and what to say."""
+
+    state: str | int | None
+    say: list[Output] = field(default_factory=list)
+
+
 Result = Output | Sequence[Output] | None
 Handler = Callable[[Update, HelpdeskContext], Awaitable[Result]]
 StepHandler = Callable[[Update, HelpdeskContext], Awaitable[Step]]
@@ -184,6 +195,13 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
             elif isinstance(output, Answer) and query is not None and not answered:
                 answered = True
                 await query.answer(output.text, show_alert=output.alert)
+            elif isinstance(output, Photo):
+                await context.bot.send_photo(
+                    chat_id,
+                    InputFile(output.data, filename=output.filename),
+                    caption=output.caption,
+                    parse_mode=ParseMode.HTML,
+                )
             elif isinstance(output, Menu):
                 await menus.set_menu(context.bot, chat_id, output.role)
             elif isinstance(output, Edit) and query is not None and query.message is not None:

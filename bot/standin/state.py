@@ -155,6 +155,7 @@ class Store:
         self.callback_answers: dict[str, dict] = {}
         self.callback_query_ttl = 900.0
         self.calls: list[tuple[str, dict, int]] = []
+        self.call_times: list[float] = []  # time.monotonic() of each entry of `calls`
         self.call_counts: dict[str, int] = {}
         self.closed = False
         self._changed = asyncio.Event()
@@ -309,4 +310,5 @@ class Store:
     def record_call(self, method: str, params: dict, status: int) -> None:
         """Log one answered Bot API call."""
         self.calls.append((method, params, status))
+        self.call_times.append(time.monotonic())
         self.call_counts[method] = self.call_counts.get(method, 0) + 1

@@ -191,3 +191,35 @@ async def test_redelivered_update_is_stored_once(harness: Harness) -> None:
     async with harness.resources.session_factory() as session:
         assert await session.scalar(select(func.count()).select_from(Message)) == 1
         assert await session.scalar(select(func.count()).select_from(EmailOutbox)) >= 1
+
+
+async def test_rate_limiter_keeps_the_bot_within_telegrams_overall_limit(tmp_path) -> None:
+    from bot.services import outbound
+    from tests.support.harness import started_bot
+
+    async with started_bot(tmp_path, rate_limiter=True) as harness:
+        chats = range(5000, 5090)
+        for chat_id in chats:
+            harness.standin.store.register_chat(
+                {"id": chat_id, "type": "private", "first_name": "C"}
+            )
+        async with harness.resources.session_factory() as session:
+            for chat_id in chats:
+                await outbound.queue_text(session, chat_id=chat_id, text="notice")
+            await session.commit()
+        before = len(harness.standin.calls)
+        harness.application.bot_data.delivery.kick()
+        for chat_id in chats:
+            await harness.standin.user(chat_id).wait_until(lambda inbox: inbox, timeout=20)
+        sends = [
+            at
+            for (method, _, _), at in zip(
+                harness.standin.calls[before:],
+                harness.standin.store.call_times[before:],
+                strict=True,
+            )
+            if method == "sendMessage"
+        ]
+    # AIORateLimiter: a burst of 30, then 30 a second; 90 sends need at least 2 seconds.
+    assert len(sends) == 90
+    assert sends[-1] - sends[0] >= 1.9

@@ -20,6 +20,7 @@ from bot.services import validation
 from bot.standin import BotApiStandin, StandinUser
 from storage.migrate import upgrade
 from storage.models import EmailOutbox
+from tests.support import databases
 
 TOKEN = "123456:TEST-token"
 BOT_USERNAME = "helpdesk_test_bot"
@@ -31,7 +32,7 @@ def make_settings(tmp_path: Path, api_url: str, **overrides: Any) -> Settings:
         "_env_file": None,
         "telegram_bot_token": TOKEN,
         "telegram_api_url": api_url,
-        "database_url": f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}",
+        "database_url": databases.database_url(tmp_path),
         "admin_ids": [ADMIN_ID],
         "email_backend": "console",
         "digest_schedule": "off",
@@ -112,13 +113,15 @@ def migrate(settings: Settings) -> None:
 
 
 @contextlib.asynccontextmanager
-async def started_bot(tmp_path: Path, **overrides: Any) -> AsyncIterator[Harness]:
+async def started_bot(
+    tmp_path: Path, *, rate_limiter: bool = False, **overrides: Any
+) -> AsyncIterator[Harness]:
     """A migrated database, the stand-in, and the real Application polling it."""
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
         settings = make_settings(tmp_path, standin.url, **overrides)
         await asyncio.to_thread(migrate, settings)
         resources = Resources.open(settings)
-        application = build_application(resources, rate_limiter=False)
+        application = build_application(resources, rate_limiter=rate_limiter)
         async with running(application):
             yield Harness(
                 standin=standin, resources=resources, settings=settings, application=application
