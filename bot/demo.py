@@ -48,24 +48,31 @@ class Transcript:
         await user.send(text)
         await self.answers()
 
+    async def replies(self, user: StandinUser, to: dict, text: str) -> None:
+        quoted = (to.get("text") or "").splitlines()[0]
+        self.print(f"{self.names[user.id]:>8} › (replying to “{quoted}”) {text}")
+        await user.reply(to, text)
+        await self.answers()
+
     async def presses(self, user: StandinUser, message: dict, label: str) -> None:
         self.print(f"{self.names[user.id]:>8} › [{label}]")
         await user.press(message, label)
         await self.answers()
 
-    async def answers(self, quiet: float = 0.4) -> None:
-        """Print every new bot message, in any chat, until the bot is quiet."""
+    async def answers(self, quiet: float = 0.4, first_within: float = 15) -> None:
+        """Print every new bot message, in any chat: wait for the first, then for quiet."""
         await self.standin.wait_acknowledged()
-        idle = 0.0
-        while idle < quiet:
+        waited, idle, printed_any = 0.0, 0.0, False
+        while idle < quiet and waited < first_within:
             printed = False
             for telegram_id, name in self.names.items():
                 inbox = self.standin.user(telegram_id).inbox
                 for message in inbox[self.seen.get(telegram_id, 0) :]:
                     self._print(name, message)
-                    printed = True
+                    printed = printed_any = True
                 self.seen[telegram_id] = len(inbox)
-            idle = 0.0 if printed else idle + 0.05
+            idle = 0.0 if printed or not printed_any else idle + 0.05
+            waited += 0.05
             await asyncio.sleep(0.05)
 
     def last(self, user: StandinUser) -> dict:
@@ -113,7 +120,7 @@ async def play() -> int:
             with contextlib.redirect_stdout(io.StringIO()):
                 async with running(application):
                     await _script(standin, resources, out)
-    print("\nThat was the whole story so far. Run `make run` with a token to use it for real.")
+    print("\nThat was the whole story. Run `make run` with a token to use it for real.")
     return 0
 
 
@@ -147,6 +154,30 @@ async def _script(standin: BotApiStandin, resources: Resources, out: TextIO) -> 
     await show.presses(alice, show.last(alice), "High")
     await show.says(alice, "/tickets")
 
-    show.section("Ada looks at the queue")
-    await show.says(admin, "/tickets open")
+    show.section("Ada assigns the ticket to Sam")
+    await show.says(admin, "/tickets unassigned")
+    await show.says(admin, "/assign 1 @sam_support")
+
+    show.section("Sam and Alice talk; Sam keeps a private note")
+    await show.says(agent, "/note 1 Password resets were delayed this morning.")
+    await show.replies(agent, _last_from(agent, "Alice"), "Could you try once more now?")
+    await show.says(alice, "It works now, thank you!")
+    await show.says(agent, "/resolve 1")
+
+    show.section("Alice closes the ticket and rates it")
+    await show.says(alice, "/close 1")
+    await show.presses(alice, _last_with(alice, "Rate it"), "5")
+    await show.says(alice, "Very quick, thanks Sam.")
+
+    show.section("Ada looks at the team and the numbers")
     await show.says(admin, "/agents")
+    await show.says(admin, "/ticket 1")
+    await show.says(admin, "/report 1")
+
+
+def _last_with(user: StandinUser, text: str) -> dict:
+    return next(m for m in reversed(user.inbox) if text in (m.get("text") or ""))
+
+
+def _last_from(agent: StandinUser, customer: str) -> dict:
+    return next(m for m in reversed(agent.inbox) if f"· {customer}" in (m.get("text") or ""))
