@@ -9,6 +9,7 @@ the one part whose answer was lost.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from datetime import datetime, timedelta
@@ -60,9 +61,12 @@ class DeliverySender:
         self._limit = asyncio.Semaphore(CONCURRENT_CHATS)
         self._wakeup: asyncio.TimerHandle | None = None
         self._wakeup_at: float | None = None
+        self._closed = False
 
     def kick(self) -> None:
         """Start a pass now, or another one right after the running pass."""
+        if self._closed:
+            return
         if self._task is not None and not self._task.done():
             self._again = True
             return
@@ -96,9 +100,28 @@ class DeliverySender:
         if self._task is not None:
             await asyncio.shield(self._task)
 
+    async def close(self, *, grace: float) -> None:
+        """Shutting down: no new passes; the running one gets `grace` seconds, then is cancelled.
+
+        Whatever is not sent stays pending in the database for the next run.
+        """
+        self._closed = True
+        if self._wakeup is not None:
+            self._wakeup.cancel()
+        task = self._task
+        if task is not None and not task.done():
+            try:
+                await asyncio.wait_for(asyncio.shield(task), grace)
+            except TimeoutError:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+
     async def sweep(self) -> int:
         """Send every due row; returns how many rows were delivered."""
         async with self._lock:
+            if self._closed:
+                return 0
             async with self._sessions() as session:
                 rows = list(
                     await session.scalars(
