@@ -3,7 +3,39 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support import databases
 
 # Tests talk to servers on 127.0.0.1 only: never through a proxy from the environment.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+
+def pytest_report_header() -> str:
+    server = databases.server_url()
+    if server is None:
+        return "databases: SQLite, a migrated file per test"
+    shown = server.render_as_string(hide_password=True)
+    return f"databases: PostgreSQL at {shown}, a migrated database per test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _database_template() -> Iterator[None]:
+    yield
+    databases.drop_all()
+
+
+@pytest.fixture(autouse=True)
+def _test_databases() -> Iterator[None]:
+    """What `databases.database_url` handed out in a test is released after it."""
+    yield
+    databases.release_test_databases()
+
+
+@pytest.fixture
+def database_url(tmp_path) -> str:
+    """A migrated database of this test's own (SQLite, or PostgreSQL with TEST_DATABASE_URL)."""
+    return databases.database_url(tmp_path)

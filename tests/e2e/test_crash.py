@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import re
 
 import pytest
@@ -10,8 +9,8 @@ from sqlalchemy import select
 
 from bot.standin import BotApiStandin
 from storage.db import create_engine, create_session_factory
-from storage.migrate import upgrade
 from storage.models import EmailOutbox, Ticket, User
+from tests.support import databases
 from tests.support.harness import BOT_USERNAME, TOKEN, Harness
 from tests.support.process import BotProcess, bot_environment
 
@@ -32,8 +31,7 @@ async def read_code(url: str, address: str) -> str:
 
 @pytest.mark.slow
 async def test_sigkill_mid_dialogues_continues_after_restart(tmp_path) -> None:
-    url = f"sqlite+aiosqlite:///{tmp_path / 'helpdesk.db'}"
-    await asyncio.to_thread(upgrade, url)
+    url = databases.database_url(tmp_path)
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
         bot = BotProcess(standin, bot_environment(standin, url), tmp_path / "bot.log")
         alice = standin.user(1001, first_name="Alice")

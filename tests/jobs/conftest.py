@@ -7,7 +7,6 @@ if ROOT not in sys.path:
 
 from tests.jobs.factories import (  # noqa: E402, F401
     db_url,
-    migrated_template,
     resources,
     session_factory,
     settings,

@@ -1,9 +1,8 @@
-"""Fixtures and factories for the email and jobs tests: a migrated SQLite file per test."""
+"""Fixtures and factories for the email and jobs tests: a migrated database per test."""
 
 from __future__ import annotations
 
 import itertools
-import shutil
 from collections.abc import AsyncIterator
 from datetime import datetime
 from pathlib import Path
@@ -19,30 +18,17 @@ from bot.email.backends import ConsoleBackend
 from bot.email.service import EmailService
 from bot.resources import Resources
 from bot.services import activities
-from storage import migrate
 from storage.db import SessionFactory, create_engine, create_session_factory
 from storage.models import Delivery, EmailOutbox, JobRun, Message, Role, Status, Ticket, User
+from tests.support import databases
 
 _telegram_ids = itertools.count(10_000)
 
 
-def sqlite_url(path: Path) -> str:
-    return f"sqlite+aiosqlite:///{path}"
-
-
-@pytest.fixture(scope="session")
-def migrated_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The real migrations, run once; each test gets a copy of the file."""
-    path = tmp_path_factory.mktemp("template") / "template.db"
-    migrate.upgrade(sqlite_url(path))
-    return path
-
-
 @pytest.fixture
-def db_url(migrated_template: Path, tmp_path: Path) -> str:
-    path = tmp_path / "helpdesk.db"
-    shutil.copy(migrated_template, path)
-    return sqlite_url(path)
+def db_url(tmp_path: Path) -> str:
+    """A database migrated by the real migrations, this test's own (tests/support/databases.py)."""
+    return databases.database_url(tmp_path)
 
 
 def make_settings(db_url: str, **overrides: Any) -> Settings:

@@ -1,10 +1,9 @@
-"""Fixtures of the reports tests: a real SQLite database through the real migrations."""
+"""Fixtures of the reports tests: a real database, migrated by the real migrations."""
 
 from __future__ import annotations
 
 import argparse
 import json
-import shutil
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -14,22 +13,13 @@ import pytest
 from bot.config import Settings, load_settings
 from bot.reports import cli
 from storage.db import SessionFactory, create_engine, create_session_factory
-from storage.migrate import upgrade
-
-
-@pytest.fixture(scope="session")
-def migrated_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A database migrated once; each test gets a copy."""
-    path = tmp_path_factory.mktemp("reports-template") / "template.db"
-    upgrade(f"sqlite+aiosqlite:///{path}")
-    return path
+from tests.support import databases
 
 
 @pytest.fixture
-def db_url(tmp_path: Path, migrated_db: Path) -> str:
-    path = tmp_path / "helpdesk.db"
-    shutil.copy(migrated_db, path)
-    return f"sqlite+aiosqlite:///{path}"
+def db_url(tmp_path: Path) -> str:
+    """A migrated database of this test's own (tests/support/databases.py)."""
+    return databases.database_url(tmp_path)
 
 
 @pytest.fixture

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import func, select
 
+from storage.models import Activity, TicketSummary
 from tests.reports.conftest import rec, run_cli, write_export
+from tests.support import databases
 
 GOOD = [
     rec(1, "01-03-2024 10:00:00 +0000", {"status": "Open", "requester": 5}, performer_id=5),
@@ -19,10 +21,13 @@ META = {"start_at": "01-03-2024 00:00:00 +0000", "end_at": "02-03-2024 00:00:00 
 
 
 def _counts(settings) -> tuple[int, int]:
-    path = settings.database_url.split("///", 1)[1]
-    with sqlite3.connect(path) as db:
-        acts = db.execute("select count(*) from activities").fetchone()[0]
-        rows = db.execute("select count(*) from ticket_summaries").fetchone()[0]
+    ((acts, rows),) = databases.fetch(
+        settings.database_url,
+        select(
+            select(func.count()).select_from(Activity).scalar_subquery(),
+            select(func.count()).select_from(TicketSummary).scalar_subquery(),
+        ),
+    )
     return acts, rows
 
 
@@ -143,11 +148,8 @@ def test_import_tolerates_whitespace_strings_and_keeps_unknown_keys(
     ]
     path = write_export(tmp_path / "loose.json", records, META)
     assert run_cli(settings, "import-activities", str(path)) == 0
-    db = settings.database_url.split("///", 1)[1]
-    with sqlite3.connect(db) as conn:
-        docs = [
-            json.loads(d) for (d,) in conn.execute("select activity from activities order by id")
-        ]
+    rows = databases.fetch(settings.database_url, select(Activity.activity).order_by(Activity.id))
+    docs = [doc for (doc,) in rows]
     assert docs[0]["status"] == "Open" and docs[0]["priority"] == 4 and docs[0]["x"] == [1]
     assert docs[0]["_record"] == {"extra_top": "kept"}
     assert docs[1]["note"] == {"id": 2, "type": 1, "private": False}

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import shutil
 import struct
 import subprocess
 import sys
@@ -19,6 +18,7 @@ from bot.reports.summary import percentile, summary_for_period
 from bot.services import activities
 from storage.db import create_engine, create_session_factory
 from tests.reports.conftest import run_cli
+from tests.support import databases
 
 ROOT = Path(__file__).resolve().parents[2]
 AS_OF = "2024-05-01T00:00:00Z"
@@ -47,9 +47,7 @@ def test_generate_same_seed_gives_same_file(settings, tmp_path: Path) -> None:
     assert any(r["activity"].get("note", {}).get("private") for r in records)
 
 
-def test_export_then_import_into_empty_database_gives_same_report(
-    settings, tmp_path: Path, migrated_db: Path
-) -> None:
+def test_export_then_import_into_empty_database_gives_same_report(settings, tmp_path: Path) -> None:
     export = tmp_path / "gen.json"
     assert (
         run_cli(settings, "generate", "--tickets", "300", "--seed", "9", "--output", str(export))
@@ -60,9 +58,7 @@ def test_export_then_import_into_empty_database_gives_same_report(
     assert len(before) == 300
     again = tmp_path / "again.json"
     assert run_cli(settings, "export-activities", str(again)) == 0
-    empty = tmp_path / "empty.db"
-    shutil.copy(migrated_db, empty)
-    other = load_settings(database_url=f"sqlite+aiosqlite:///{empty}")
+    other = load_settings(database_url=databases.database_url(tmp_path, name="empty"))
     assert run_cli(other, "import-activities", str(again)) == 0
     assert _report(other, tmp_path, "after.json") == before
 
@@ -187,9 +183,8 @@ def test_percentile_interpolates_linearly() -> None:
     assert percentile([], 0.5) is None
 
 
-def test_cli_in_subprocess_reports_bad_date_with_exit_2(tmp_path: Path, migrated_db: Path) -> None:
-    db = tmp_path / "sub.db"
-    shutil.copy(migrated_db, db)
+def test_cli_in_subprocess_reports_bad_date_with_exit_2(tmp_path: Path) -> None:
+    url = databases.database_url(tmp_path, name="sub")
     code = (
         "import argparse, sys\n"
         "from bot.config import load_settings\n"
@@ -198,7 +193,7 @@ def test_cli_in_subprocess_reports_bad_date_with_exit_2(tmp_path: Path, migrated
         "a = p.parse_args(sys.argv[1:])\n"
         "sys.exit(a.func(a, load_settings()))\n"
     )
-    env = {**os.environ, "DATABASE_URL": f"sqlite+aiosqlite:///{db}", "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "DATABASE_URL": url, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(
         [sys.executable, "-c", code, "report", "--as-of", "tomorrow"],
         env=env, cwd=tmp_path, capture_output=True, text=True, timeout=60,
