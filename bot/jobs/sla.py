@@ -7,7 +7,7 @@ import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import func, literal, select
 from sqlalchemy.orm import aliased
 
 from bot.clock import utcnow
@@ -15,7 +15,7 @@ from bot.email.mails import insert_ignoring
 from bot.services import outbound
 from storage.db import SessionFactory
 from storage.models import Message, SlaPing, Status, Ticket, User
-from storage.types import EPOCH
+from storage.types import EPOCH, Timestamp
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,9 @@ async def awaiting_agent(
             > func.coalesce(
                 select(func.max(agent_msg.created_at))
                 .where(agent_msg.ticket_id == Ticket.id, agent_msg.kind == "agent")
+                .correlate(Ticket)  # two levels down: without it, a join over every ticket
                 .scalar_subquery(),
-                EPOCH,
+                literal(EPOCH, Timestamp),  # typed: PostgreSQL will not mix BIGINT and timestamptz
             ),
         )
         .scalar_subquery()
