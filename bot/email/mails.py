@@ -77,9 +77,11 @@ async def queue_many(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -
     batch = list(rows)
     if not batch:
         return 0
-    connection = await session.connection()  # Core executemany: rowcount counts the new rows
-    result = await connection.execute(insert_ignoring(session, EmailOutbox, "dedupe_key"), batch)
-    return max(result.rowcount, 0)
+    # Core executemany; RETURNING counts the new rows (asyncpg gives no rowcount for a batch).
+    connection = await session.connection()
+    statement = insert_ignoring(session, EmailOutbox, "dedupe_key").returning(EmailOutbox.id)
+    result = await connection.execute(statement, batch)
+    return len(result.all())
 
 
 async def queue_verification_code(
