@@ -24,8 +24,17 @@ migrate: $(VENV)/.run-installed
 demo: $(VENV)/.run-installed  ## a scripted session against the local stand-in, no token needed
 	$(PY) bot.py demo
 
-test: $(VENV)/.test-installed  ## install and run the whole suite
-	$(PY) -m pytest -q
+# The suite runs on SQLite, then again on PostgreSQL when TEST_DATABASE_URL names a reachable
+# server (a maintenance database such as postgresql+asyncpg://postgres@127.0.0.1:5433/postgres;
+# each test gets a database of its own there). .ci/run starts one for it.
+test: $(VENV)/.test-installed  ## install and run the whole suite (SQLite, then PostgreSQL)
+	@if $(PY) -m tests.support.databases reachable; then pg=1; else pg=0; fi; \
+	echo "== SQLite pass"; \
+	env -u TEST_DATABASE_URL $(PY) -m pytest -q || exit $$?; \
+	if [ $$pg = 1 ]; then \
+		echo "== PostgreSQL pass"; \
+		$(PY) -m pytest -q || exit $$?; \
+	fi
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .
