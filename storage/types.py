@@ -4,8 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import BigInteger
+from sqlalchemy import BigInteger, Integer
 from sqlalchemy.types import TypeDecorator
+
+# Row ids and the columns that refer to them: BIGINT on PostgreSQL, INTEGER on SQLite (where
+# INTEGER is already 64-bit, and only an INTEGER PRIMARY KEY is the rowid). Any number a user
+# types (a ticket number, a button's data) then fits the column on both: PostgreSQL's INTEGER
+# would refuse one above 2**31 - 1 with an error where SQLite simply finds nothing.
+Id = BigInteger().with_variant(Integer(), "sqlite")
 
 MICROSECONDS = 1_000_000
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)

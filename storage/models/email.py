@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.clock import utcnow
 from storage.models.core import Activity, Base
+from storage.types import Id
 
 __all__ = ["DigestNotice", "SlaPing"]
 
@@ -23,7 +24,7 @@ class DigestNotice(Base):
     __tablename__ = "digest_notices"
     __table_args__ = (UniqueConstraint("source", "ticket_ref"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     source: Mapped[str] = mapped_column(String(64))
     ticket_ref: Mapped[str] = mapped_column(String(64))
     status: Mapped[str] = mapped_column(String(32))
@@ -38,10 +39,10 @@ class SlaPing(Base):
     __tablename__ = "sla_pings"
     __table_args__ = (UniqueConstraint("ticket_id", "waiting_since"),)
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     ticket_id: Mapped[int] = mapped_column(BigInteger)
     waiting_since: Mapped[datetime]
-    agent_id: Mapped[int | None]
+    agent_id: Mapped[int | None] = mapped_column(Id)
     pinged_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 

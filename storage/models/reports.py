@@ -9,6 +9,7 @@ from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.clock import utcnow
 from storage.models.core import Base
+from storage.types import Id
 
 __all__ = ["ActivityImport", "TicketSummary"]
 
@@ -49,7 +50,7 @@ class ActivityImport(Base):
 
     __tablename__ = "activity_imports"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
     source: Mapped[str] = mapped_column(String(16))
     file_name: Mapped[str] = mapped_column(Text)
     start_at: Mapped[datetime | None]
