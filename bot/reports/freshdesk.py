@@ -21,6 +21,8 @@ _DATE = re.compile(
 _STATUS_BY_KEY = {" ".join(s.lower().split()): s for s in STATUSES}
 _PRIORITY_NAMES = {"low": 1, "medium": 2, "high": 3, "urgent": 4}
 _TOP_KEYS = ("performer_type", "performer_id", "ticket_id", "performed_at", "activity")
+PERFORMER_TYPE_MAX = 16  # activities.performer_type
+STATUS_MAX = 64  # ticket_summaries.status
 EXTRA = "_record"  # unknown top-level keys of a record, kept inside its activity document
 
 
@@ -136,6 +138,8 @@ def _normalize_activity(doc: dict[str, Any]) -> dict[str, Any]:
             raise RecordError("activity.status", f"expected a status name, got {status!r}")
         key = " ".join(status.lower().split())
         out["status"] = _STATUS_BY_KEY.get(key, " ".join(status.split()))
+        if len(out["status"]) > STATUS_MAX:  # the summary's column size (PostgreSQL enforces it)
+            raise RecordError("activity.status", f"longer than {STATUS_MAX} characters")
     if out.get("priority") is not None:
         value = out["priority"]
         if isinstance(value, str) and value.strip().lower() in _PRIORITY_NAMES:
@@ -183,6 +187,8 @@ def parse_record(record: Any) -> tuple[int, int, str, int | None, dict[str, Any]
     if not isinstance(performer_type, str) or not performer_type.strip():
         raise RecordError("performer_type", f"expected a string, got {performer_type!r}")
     performer_type = performer_type.strip().lower()
+    if len(performer_type) > PERFORMER_TYPE_MAX:  # the column's size (PostgreSQL enforces it)
+        raise RecordError("performer_type", f"longer than {PERFORMER_TYPE_MAX} characters")
     performer_id = _int(record.get("performer_id"), "performer_id", optional=True)
     doc = record["activity"]
     if not isinstance(doc, dict):

@@ -47,6 +47,11 @@ BAD_RECORDS = [
      "activity.note.private"),
     ("bad-performer", [rec(3, "01-03-2024 10:00:00 +0000", {}, performer_id="x")],
      "activities_data[2]: performer_id"),
+    # longer than their columns: refused on both databases (PostgreSQL would fail the insert)
+    ("long-status", [rec(3, "01-03-2024 10:00:00 +0000", {"status": "S" * 65})],
+     "activities_data[2]: activity.status"),
+    ("long-performer-type", [rec(3, "01-03-2024 10:00:00 +0000", {}, performer_type="x" * 17)],
+     "activities_data[2]: performer_type"),
 ]  # fmt: skip
 
 
