@@ -2,24 +2,29 @@
 
 from __future__ import annotations
 
-import warnings
-
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
-    filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.services import feedback, lifecycle, users, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
-from handlers.framework import END, Answer, Edit, Reply, Result, Step, action, step
-from storage import dialogues
+from handlers.framework import (
+    END,
+    TEXT,
+    Answer,
+    Edit,
+    Reply,
+    Result,
+    Step,
+    action,
+    dialogue,
+    step,
+)
 from storage.models import Status
 
 RATING = "rating"
@@ -70,36 +75,21 @@ async def skip_comment(update: Update, context: HelpdeskContext) -> Step:
     return Step(END, [Reply("Thank you!")])
 
 
-@action
-async def timed_out(update: Update, context: HelpdeskContext) -> None:
-    await dialogues.end(
-        context.session,
-        name=RATING,
-        chat_id=update.effective_chat.id,
-        user_id=update.effective_user.id,
-    )
-
-
 def rating_conversation(timeout_minutes: float) -> ConversationHandler:
-    # The rating buttons arrive in a delivered notice, not in a dialogue prompt: the
-    # dialogue is per user, and the button data names the ticket, so per_message is off.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return ConversationHandler(
-            name=RATING,
-            persistent=True,
-            allow_reentry=True,
-            conversation_timeout=timeout_minutes * 60,
-            entry_points=[CallbackQueryHandler(rate, pattern=r"^rate:")],
-            states={
-                ASK_COMMENT: [
-                    CommandHandler("skip", skip_comment),
-                    MessageHandler(filters.TEXT & ~filters.COMMAND, got_comment),
-                ],
-                ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
-            },
-            fallbacks=[CommandHandler("cancel", skip_comment)],
-        )
+    """Entered by a rating button of a delivered notice; the comment is optional."""
+    return dialogue(
+        RATING,
+        entry_points=[CallbackQueryHandler(rate, pattern=r"^rate:")],
+        states={
+            ASK_COMMENT: [
+                CommandHandler("skip", skip_comment),
+                MessageHandler(TEXT, got_comment),
+            ]
+        },
+        fallbacks=[CommandHandler("cancel", skip_comment)],
+        timeout_minutes=timeout_minutes,
+        timeout_text=None,
+    )
 
 
 @action

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import functools
 import logging
+import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from telegram import InputFile, Update
 from telegram.constants import ParseMode
 from telegram.error import TelegramError
-from telegram.ext import ConversationHandler
+from telegram.ext import BaseHandler, ConversationHandler, TypeHandler, filters
+from telegram.warnings import PTBUserWarning
 
 from bot.delivery import keyboard
 from bot.formatting import esc
@@ -220,3 +222,48 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
             await query.answer()
         except TelegramError as error:
             log.warning("update %s: could not answer the button: %s", update.update_id, error)
+
+
+TEXT = filters.TEXT & ~filters.COMMAND
+NOT_TEXT = ~filters.COMMAND & ~filters.TEXT
+
+
+def dialogue(
+    name: str,
+    *,
+    entry_points: list[BaseHandler],
+    states: dict[object, list[BaseHandler]],
+    fallbacks: list[BaseHandler],
+    timeout_minutes: float,
+    timeout_text: str | None,
+) -> ConversationHandler:
+    """A ConversationHandler whose state lives in the database (see `step`).
+
+    It is persistent (its states come back after a restart), re-entered by its entry points,
+    and ends after `timeout_minutes` of silence, telling the user `timeout_text`.
+    """
+
+    @action
+    async def timed_out(update: Update, context: HelpdeskContext) -> Reply | None:
+        await dialogues.end(
+            context.session,
+            name=name,
+            chat_id=update.effective_chat.id,
+            user_id=update.effective_user.id,
+        )
+        return Reply(timeout_text) if timeout_text else None
+
+    # PTB warns that a CallbackQueryHandler is not tracked per message when per_message is
+    # False. That is what we want: dialogues are per user, and our button data carries what
+    # it answers (a nonce, a ticket number), so a button of another message is refused.
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
+        return ConversationHandler(
+            name=name,
+            persistent=True,
+            allow_reentry=True,
+            conversation_timeout=timeout_minutes * 60,
+            entry_points=entry_points,
+            states={**states, ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)]},
+            fallbacks=fallbacks,
+        )

@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import CommandHandler, ConversationHandler, MessageHandler, TypeHandler, filters
+from telegram.ext import CommandHandler, ConversationHandler, MessageHandler
 
 from bot.formatting import esc
 from bot.services import invites, outbound, registration, users, validation
 from bot.services.registration import CodeCheck
 from handlers.context import HelpdeskContext
-from handlers.framework import END, Menu, Reply, Step, action, step
+from handlers.framework import END, NOT_TEXT, TEXT, Menu, Reply, Step, dialogue, step
 from handlers.render import help_text
-from storage import dialogues
 from storage.models import Role
 
 NAME = "registration"
@@ -155,40 +154,25 @@ async def not_text(update: Update, context: HelpdeskContext) -> Step:
     return Step(None, [Reply("Please answer with a text message, or /cancel.")])
 
 
-@action
-async def timed_out(update: Update, context: HelpdeskContext) -> Reply:
-    await dialogues.end(
-        context.session,
-        name=NAME,
-        chat_id=update.effective_chat.id,
-        user_id=update.effective_user.id,
-    )
-    return Reply("Registration timed out. Send /start to begin again.")
-
-
 def conversation(timeout_minutes: float) -> ConversationHandler:
-    text = filters.TEXT & ~filters.COMMAND
-    other = ~filters.COMMAND & ~filters.TEXT
-    return ConversationHandler(
-        name=NAME,
-        persistent=True,
-        allow_reentry=True,
-        conversation_timeout=timeout_minutes * 60,
+    return dialogue(
+        NAME,
         entry_points=[CommandHandler("start", start)],
         states={
-            ASK_NAME: [MessageHandler(text, got_name), MessageHandler(other, not_text)],
-            ASK_EMAIL: [MessageHandler(text, got_email), MessageHandler(other, not_text)],
+            ASK_NAME: [MessageHandler(TEXT, got_name), MessageHandler(NOT_TEXT, not_text)],
+            ASK_EMAIL: [MessageHandler(TEXT, got_email), MessageHandler(NOT_TEXT, not_text)],
             ASK_CODE: [
                 CommandHandler("resend", resend),
-                MessageHandler(text, got_code),
-                MessageHandler(other, not_text),
+                MessageHandler(TEXT, got_code),
+                MessageHandler(NOT_TEXT, not_text),
             ],
             ASK_PHONE: [
                 CommandHandler("skip", skip_phone),
-                MessageHandler(text, got_phone),
-                MessageHandler(other, not_text),
+                MessageHandler(TEXT, got_phone),
+                MessageHandler(NOT_TEXT, not_text),
             ],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
+        timeout_minutes=timeout_minutes,
+        timeout_text="Registration timed out. Send /start to begin again.",
     )

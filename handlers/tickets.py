@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import secrets
-import warnings
 
 from telegram import Update
 from telegram.ext import (
@@ -11,18 +10,27 @@ from telegram.ext import (
     CommandHandler,
     ConversationHandler,
     MessageHandler,
-    TypeHandler,
     filters,
 )
-from telegram.warnings import PTBUserWarning
 
 from bot.formatting import esc
 from bot.services import lifecycle, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
-from handlers.framework import END, Answer, Edit, Reply, Result, Step, action, step
+from handlers.framework import (
+    END,
+    NOT_TEXT,
+    TEXT,
+    Answer,
+    Edit,
+    Reply,
+    Result,
+    Step,
+    action,
+    dialogue,
+    step,
+)
 from handlers.render import priority_name, ticket_card, ticket_line
-from storage import dialogues
 from storage.models import Priority, Role
 
 NAME = "new_ticket"
@@ -102,48 +110,24 @@ async def cancel(update: Update, context: HelpdeskContext) -> Step:
     return Step(END, [Reply("Cancelled; no ticket was opened.")])
 
 
-@action
-async def timed_out(update: Update, context: HelpdeskContext) -> Reply:
-    await dialogues.end(
-        context.session,
-        name=NAME,
-        chat_id=update.effective_chat.id,
-        user_id=update.effective_user.id,
-    )
-    return Reply("The new ticket timed out before it was finished. Send /new to start again.")
-
-
 def conversation(timeout_minutes: float) -> ConversationHandler:
-    text = filters.TEXT & ~filters.COMMAND
-    other = ~filters.COMMAND & ~filters.TEXT
-    # PTB warns that a CallbackQueryHandler is not tracked per message when per_message is
-    # False. That is what we want: the dialogue is per user, and the priority buttons carry
-    # the dialogue's nonce, so a button of another message is recognised and refused.
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", "If 'per_message=False'", PTBUserWarning)
-        return _conversation(text, other, timeout_minutes)
-
-
-def _conversation(text: filters.BaseFilter, other: filters.BaseFilter, timeout_minutes: float):
-    return ConversationHandler(
-        name=NAME,
-        persistent=True,
-        allow_reentry=True,
-        conversation_timeout=timeout_minutes * 60,
+    return dialogue(
+        NAME,
         entry_points=[CommandHandler("new", new)],
         states={
-            ASK_SUBJECT: [MessageHandler(text, got_subject), MessageHandler(other, not_text)],
+            ASK_SUBJECT: [MessageHandler(TEXT, got_subject), MessageHandler(NOT_TEXT, not_text)],
             ASK_DESCRIPTION: [
-                MessageHandler(text, got_description),
-                MessageHandler(other, not_text),
+                MessageHandler(TEXT, got_description),
+                MessageHandler(NOT_TEXT, not_text),
             ],
             ASK_PRIORITY: [
                 CallbackQueryHandler(got_priority, pattern=r"^new:"),
                 MessageHandler(~filters.COMMAND, press_a_button),
             ],
-            ConversationHandler.TIMEOUT: [TypeHandler(Update, timed_out)],
         },
         fallbacks=[CommandHandler("cancel", cancel)],
+        timeout_minutes=timeout_minutes,
+        timeout_text="The new ticket timed out before it was finished. Send /new to start again.",
     )
 
 
