@@ -55,9 +55,9 @@ async def serve(settings: Settings) -> int:
     if leadership is None:
         return 0
     try:
+        await upgrade_async(settings.database_url)
         if stop.is_set():
             return 0
-        await upgrade_async(settings.database_url)
         application = build_application(Resources.open(settings))
         leadership.watch()
         lost = await _run(application, settings, stop, leadership.lost)
@@ -80,7 +80,8 @@ async def _run(
         for waiting in waits:
             waiting.cancel()
     finally:
-        _exit_after(STOP_DEADLINE, status=LOCK_LOST if lost.is_set() else 0)
+        if not stop.is_set():  # the lock was lost, or starting failed (a signal set its own)
+            _exit_after(STOP_DEADLINE, status=LOCK_LOST)
         await _stop(application)
     return lost.is_set()
 
@@ -140,12 +141,18 @@ def _handle_stop_signals(stop: asyncio.Event) -> None:
         if not stop.is_set():
             log.info("%s: stopping; updates in flight finish, queued messages stay queued", name)
             stop.set()
+            _exit_after(STOP_DEADLINE, status=0)
             return
         log.warning("%s again: stopping at once; queued messages stay in the database", name)
         _exit_now()
 
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, received, signum)
+        try:
+            loop.add_signal_handler(signum, received, signum)
+        except NotImplementedError:  # Windows: no loop signal handlers
+            signal.signal(
+                signum, lambda number, _frame: loop.call_soon_threadsafe(received, number)
+            )
 
 
 def _exit_after(seconds: float, *, status: int) -> None:

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import select
 
 from bot.standin import BotApiStandin
-from storage.models import Delivery, Message
+from storage.models import Delivery, EmailOutbox, Message
 from tests.e2e.processes import AGENT_ID, Bot, texts, ticket_assigned_to_agent
 from tests.support import databases
 from tests.support.harness import BOT_USERNAME, TOKEN
@@ -80,3 +80,43 @@ async def test_ctrl_c_right_after_a_message_loses_and_doubles_nothing(tmp_path) 
             await bot.stop()
         relayed = [text.split("\n")[-1] for text in texts(agent, "Update ")]
         assert relayed == [f"Update {number}" for number in range(1, 6)]
+
+
+async def test_sigterm_while_a_mail_server_hangs_exits_within_10_s_mail_still_queued(
+    tmp_path,
+) -> None:
+    url = databases.database_url(tmp_path)
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await reader.read()  # accepts, never greets: smtplib waits for its 20 s timeout
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    async with server, BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        env = bot_environment(
+            standin,
+            url,
+            EMAIL_BACKEND="smtp",
+            SMTP_HOST="127.0.0.1",
+            SMTP_PORT=str(port),
+            SMTP_STARTTLS="false",
+        )
+        bot = Bot(standin, env, tmp_path / "bot.log")
+        await bot.launch()
+        try:
+            alice = standin.user(1001, first_name="Alice")
+            await alice.send("/start")
+            await alice.receive_text("full name", timeout=10)
+            await alice.send("Alice")
+            await alice.receive_text("email")
+            await alice.send("alice@example.com")
+            await alice.receive_text("6-digit code")  # the code's mail is being sent: it hangs
+            await asyncio.sleep(0.5)
+            status, seconds = await bot.signal(signal.SIGTERM)
+        finally:
+            await bot.stop()
+    assert status == 0, bot.log()[-3000:]
+    assert seconds < 10
+    mails = databases.fetch(url, select(EmailOutbox.status, EmailOutbox.sent_at))
+    assert mails == [("pending", None)]
