@@ -13,6 +13,7 @@ from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, Contex
 
 import handlers
 from bot import jobs
+from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import DeliverySender
 from bot.resources import Resources
 from handlers import menus
@@ -24,6 +25,8 @@ from storage.persistence import DatabasePersistence
 os.environ.setdefault("PTB_TIMEDELTA", "1")
 
 log = logging.getLogger(__name__)
+
+CONCURRENT_UPDATES = 32  # updates of different chats handled at the same time
 
 
 def build_application(resources: Resources, *, rate_limiter: bool | None = None) -> Application:
@@ -42,6 +45,8 @@ def build_application(resources: Resources, *, rate_limiter: bool | None = None)
         .base_file_url(f"{root}/file/bot")
         .context_types(ContextTypes(context=HelpdeskContext, bot_data=BotData))
         .defaults(Defaults(tzinfo=settings.tz))
+        # Chats side by side, each chat's updates in order (see bot/concurrency.py).
+        .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
         .persistence(
             DatabasePersistence(
                 resources.session_factory,
@@ -97,8 +102,9 @@ async def _send_mail_now(context: HelpdeskContext) -> None:
 
 
 async def _log_error(update: object, context: HelpdeskContext) -> None:
-    update_id = getattr(update, "update_id", None)
-    log.error("update %s failed", update_id, exc_info=context.error)
+    from handlers.framework import on_error  # logs with the update id, tells the user once
+
+    await on_error(update, context)
 
 
 @contextlib.asynccontextmanager
