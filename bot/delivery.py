@@ -15,7 +15,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, insert, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -214,8 +214,8 @@ class DeliverySender:
                 row.status = SENT
             await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
             if row.ticket_id is not None:
-                session.add(
-                    ChatMessageRef(
+                await session.execute(
+                    insert(ChatMessageRef).values(
                         chat_id=row.chat_id, telegram_message_id=message_id, ticket_id=row.ticket_id
                     )
                 )

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import exists, select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import joinedload
 
 from bot.clock import utcnow_seconds
 from bot.services import activities, lifecycle, outbound, tickets, users, validation
@@ -102,6 +103,8 @@ async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Inc
                 select(Ticket)
                 .where(Ticket.customer_id == actor.user_id, Ticket.status.in_(tickets.ACTIVE))
                 .order_by(Ticket.id)
+                # customer and agent come along, so _attach finds them without a query each
+                .options(joinedload(Ticket.customer), joinedload(Ticket.agent))
             )
         )
         if not active:
@@ -147,6 +150,11 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
         performer_id=customer.telegram_id,
         at=message.created_at,
     )
+    if ticket.agent_id is None:
+        # Other chats' updates run concurrently (bot/concurrency.py): an assignment may have
+        # committed since the ticket was read. The message is flushed, so on SQLite this
+        # session holds the write lock and a fresh read stays true until it commits.
+        await session.refresh(ticket, ["agent_id"])
     if ticket.agent_id is None:
         return Result(Outcome.WAITING, number=ticket.id, message_id=message.id)
     agent = await users.get(session, ticket.agent_id)

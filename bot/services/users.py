@@ -68,16 +68,16 @@ async def touch(
     set). Writing to the bot also means the person can receive messages again, so a mark
     that they had blocked the bot is lifted.
     """
-    user = await by_telegram_id(session, telegram_id)
     now = utcnow()
+    fresh = {"username": username, "language": language, "last_active_at": now, "blocked_at": None}
+    # One statement for someone we know (every update comes through here): update and load.
+    user = await session.scalar(
+        update(User).where(User.telegram_id == telegram_id).values(**fresh).returning(User)
+    )
     if user is None:
-        user = User(telegram_id=telegram_id, role=Role.CUSTOMER, created_at=now)
+        user = User(telegram_id=telegram_id, role=Role.CUSTOMER, created_at=now, **fresh)
         session.add(user)
     role_before = user.role if user.id is not None else None
-    user.username = username
-    user.language = language
-    user.last_active_at = now
-    user.blocked_at = None
     if is_admin and user.role != Role.ADMIN:
         user.role = Role.ADMIN
     elif not is_admin and user.role == Role.ADMIN:
