@@ -16,9 +16,15 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 from telegram import InputFile, Update
-from telegram.constants import ParseMode
+from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
-from telegram.ext import BaseHandler, ConversationHandler, TypeHandler, filters
+from telegram.ext import (
+    ApplicationHandlerStop,
+    BaseHandler,
+    ConversationHandler,
+    TypeHandler,
+    filters,
+)
 from telegram.warnings import PTBUserWarning
 
 from bot.delivery import keyboard
@@ -89,6 +95,34 @@ class Step:
 Result = Output | Sequence[Output] | None
 Handler = Callable[[Update, HelpdeskContext], Awaitable[Result]]
 StepHandler = Callable[[Update, HelpdeskContext], Awaitable[Step]]
+
+
+SORRY = "Sorry, something went wrong. Please try again."
+
+
+async def on_error(update: object, context: HelpdeskContext) -> None:
+    """The error handler: log the failure with its update id, tell the user once, no details.
+
+    Raising ApplicationHandlerStop ends the update here, so a failure in the guard does not
+    run the other handlers (which would fail again and apologise twice).
+    """
+    update_id = getattr(update, "update_id", None)
+    log.error("update %s failed", update_id, exc_info=context.error)
+    if not isinstance(update, Update):
+        return  # a job's failure: nobody to tell
+    chat = update.effective_chat
+    if chat is not None and chat.type == ChatType.PRIVATE:
+        try:
+            if update.callback_query is not None:
+                try:
+                    await update.callback_query.answer(SORRY, show_alert=True)
+                except TelegramError:  # answered already, or too old: say it in the chat
+                    await context.bot.send_message(chat.id, SORRY)
+            else:
+                await context.bot.send_message(chat.id, SORRY)
+        except TelegramError as error:
+            log.warning("update %s: could not apologise: %s", update_id, error)
+    raise ApplicationHandlerStop
 
 
 def refusal(update: Update, error: ServiceError) -> Reply | Answer:
