@@ -6,6 +6,7 @@ from telegram import Update
 from telegram.ext import Application, TypeHandler
 
 from bot.config import Settings
+from bot.services.flood import FloodLimiter
 from handlers import admin, common, customers, registration, relay, reports, staff, tickets
 from handlers.guard import guard
 
@@ -14,6 +15,8 @@ GUARD_GROUP = -1  # runs before everything and stops refused updates
 
 def register(application: Application, settings: Settings) -> None:
     timeout = settings.dialogue_timeout_minutes
+    # One per Application: the flood limit the guard applies (FLOOD_LIMIT updates per window).
+    application.bot_data.flood = FloodLimiter.from_setting(settings.flood_limit)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     # Order matters within group 0: dialogues first, so an answer in a dialogue is never
     # taken for a message to an agent; the catch-alls come last.

@@ -12,6 +12,7 @@ from bot.services.users import Actor
 if TYPE_CHECKING:
     from bot.delivery import DeliverySender
     from bot.resources import Resources
+    from bot.services.flood import FloodLimiter
 
 
 class BotData:
@@ -21,6 +22,7 @@ class BotData:
     delivery: DeliverySender
     bot_username: str
     kick_email: Any  # () -> None: run the email outbox now
+    flood: FloodLimiter  # the per-user flood limit the guard applies
 
 
 class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):

@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
+from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.services import access, users
+from bot.formatting import esc
+from bot.services import access, flood, users
 from handlers import menus
 from handlers.context import HelpdeskContext
+
+log = logging.getLogger(__name__)
 
 # What an unregistered customer may do before finishing /start.
 BEFORE_REGISTRATION = {"start", "help", "cancel", "profile", "skip", "resend"}
@@ -32,6 +38,12 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         raise ApplicationHandlerStop
     tg_user = update.effective_user
     is_admin = context.resources.settings.is_admin(tg_user.id)
+    limiter = context.bot_data.flood
+    verdict = limiter.check(tg_user.id, staff=is_admin or limiter.is_staff(tg_user.id))
+    if verdict is not flood.Verdict.ACCEPT:
+        if verdict is flood.Verdict.WARN:
+            await _tell(update, context, flood.SLOW_DOWN)
+        raise ApplicationHandlerStop  # before any work: nothing read, nothing stored
     async with context.resources.session_factory() as session:
         user, menu_changed = await users.touch(
             session,
@@ -42,17 +54,26 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         )
         await session.commit()
         context.actor = users.actor_of(user, is_admin=is_admin)
+    limiter.set_staff(tg_user.id, context.actor.is_staff)
     if menu_changed and context.actor.is_staff:
         await menus.set_menu(context.bot, tg_user.id, context.actor.role)
     refusal = _refusal(update, context)
     if refusal is not None:
+        await _tell(update, context, refusal)
+        raise ApplicationHandlerStop
+
+
+async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:
+    """An HTML notice: at the pressed button, or in the chat (a user may have blocked us)."""
+    try:
         if update.callback_query is not None:
-            await update.callback_query.answer(refusal, show_alert=True)
+            await update.callback_query.answer(text, show_alert=True)
         else:
             await context.bot.send_message(
-                update.effective_chat.id, refusal, parse_mode=ParseMode.HTML
+                update.effective_chat.id, text, parse_mode=ParseMode.HTML
             )
-        raise ApplicationHandlerStop
+    except TelegramError as error:
+        log.warning("update %s: could not answer: %s", update.update_id, error)
 
 
 def _refusal(update: Update, context: HelpdeskContext) -> str | None:
@@ -65,7 +86,7 @@ def _refusal(update: Update, context: HelpdeskContext) -> str | None:
     if command is None:
         return None
     if not access.is_known_command(command):
-        return f"I don't know /{command[:32]}. Send /help to see what you can do."
+        return f"I don't know /{esc(command[:32])}. Send /help to see what you can do."
     if not access.may_use(actor.role, command):
         return f"/{command} is not available to you. Send /help to see what you can do."
     if not actor.registered and command not in BEFORE_REGISTRATION:
