@@ -22,6 +22,7 @@ PostgreSQL server and otherwise prints why the PostgreSQL pass is skipped (see t
 from __future__ import annotations
 
 import asyncio
+import functools
 import itertools
 import os
 import shutil
@@ -222,15 +223,12 @@ async def _emptied(server: URL, database: str) -> bool:
     return True
 
 
-_heads: list[str] = []
-
-
+@functools.cache
 def _head() -> str:
-    if not _heads:
-        from alembic.script import ScriptDirectory
+    """The newest migration's revision."""
+    from alembic.script import ScriptDirectory
 
-        _heads.append(ScriptDirectory.from_config(migrate.alembic_config("")).get_current_head())
-    return _heads[0]
+    return ScriptDirectory.from_config(migrate.alembic_config("")).get_current_head()
 
 
 def _run(coroutine: Coroutine[Any, Any, T]) -> T:
