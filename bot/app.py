@@ -10,11 +10,13 @@ from datetime import timedelta
 
 from sqlalchemy import select
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
+from telegram.request import HTTPXRequest
 
 import handlers
 from bot import jobs
 from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import DeliverySender
+from bot.polling import AcknowledgingApplication, AcknowledgingBot, UpdateAcks
 from bot.resources import Resources
 from handlers import menus
 from handlers.context import BotData, HelpdeskContext
@@ -38,13 +40,22 @@ def build_application(resources: Resources, *, rate_limiter: bool | None = None)
     if rate_limiter is None:
         rate_limiter = settings.rate_limiter
     root = settings.telegram_api_url
+    # Updates are acknowledged to Telegram only once processed (see bot/polling.py).
+    bot = AcknowledgingBot(
+        token=settings.telegram_bot_token or "",
+        base_url=f"{root}/bot",
+        base_file_url=f"{root}/file/bot",
+        defaults=Defaults(tzinfo=settings.tz),
+        request=HTTPXRequest(connection_pool_size=256),
+        get_updates_request=HTTPXRequest(connection_pool_size=1),
+        rate_limiter=AIORateLimiter() if rate_limiter else None,
+        acks=UpdateAcks(),
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.telegram_bot_token or "")
-        .base_url(f"{root}/bot")
-        .base_file_url(f"{root}/file/bot")
+        .application_class(AcknowledgingApplication)
+        .bot(bot)
         .context_types(ContextTypes(context=HelpdeskContext, bot_data=BotData))
-        .defaults(Defaults(tzinfo=settings.tz))
         # Chats side by side, each chat's updates in order (see bot/concurrency.py).
         .concurrent_updates(PerChatUpdateProcessor(CONCURRENT_UPDATES))
         .persistence(
@@ -56,8 +67,6 @@ def build_application(resources: Resources, *, rate_limiter: bool | None = None)
         .post_init(start_resources)
         .post_shutdown(stop_resources)
     )
-    if rate_limiter:
-        builder = builder.rate_limiter(AIORateLimiter())
     application = builder.build()
     application.bot_data.resources = resources
     handlers.register(application, settings)

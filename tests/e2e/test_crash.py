@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 import pytest
@@ -107,3 +108,89 @@ async def test_silent_dialogue_times_out(tmp_path) -> None:
         await alice.receive_text("timed out", timeout=10)
         await alice.send("Alice")
         await alice.receive_text("register first")
+
+
+@pytest.mark.slow
+async def test_sigkill_between_storing_and_delivering_delivers_once(tmp_path) -> None:
+    url = databases.database_url(tmp_path)
+    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        bot = BotProcess(standin, bot_environment(standin, url), tmp_path / "bot.log")
+        admin, agent = standin.user(900, first_name="Ada"), standin.user(2001, first_name="Sam")
+        alice = standin.user(1001, first_name="Alice")
+        await bot.start()
+        try:
+            await alice.send("/start")
+            await alice.receive_text("full name", timeout=10)
+            await alice.send("Alice")
+            await alice.receive_text("email")
+            await alice.send("alice@example.com")
+            await alice.receive_text("6-digit code")
+            await alice.send(await read_code(url, "alice@example.com"))
+            await alice.receive_text("verified")
+            await alice.send("/skip")
+            await alice.receive_text("all set")
+            await alice.send("/new")
+            await alice.receive_text("subject")
+            await alice.send("Broken")
+            await alice.receive_text("Describe")
+            await alice.send("Really broken")
+            await alice.press(await alice.receive_text("How urgent"), "Low")
+            await alice.receive_text("is open")
+            await admin.send("/addagent Sam")
+            token = re.search(r"start=(\S+)", (await admin.receive_text("Invite"))["text"])[1]
+            await agent.send(f"/start {token}")
+            await agent.receive_text("You are now an agent")
+            await admin.send("/assign 1 2001")
+            await agent.receive_text("is assigned to you")
+
+            # The agent's chat stops answering: the send hangs, nothing is accepted.
+            standin.faults.add("sendMessage", "timeout", chat_id=2001, hold=60, times=None)
+            await alice.send("Are you there?")
+            for _ in range(200):
+                if standin.faults.injected:
+                    break
+                await asyncio.sleep(0.05)
+            assert standin.faults.injected, "the delivery was never attempted"
+            await bot.kill()  # stored, attempted, not delivered
+
+            standin.faults.clear()
+            await bot.start()
+            await agent.receive_text("Are you there?", timeout=15)
+            await asyncio.sleep(1)
+        finally:
+            await bot.stop()
+        relayed = [m for m in agent.inbox if "Are you there?" in (m.get("text") or "")]
+        assert len(relayed) == 1
+
+
+@pytest.mark.slow
+async def test_sigkill_before_an_update_is_processed_gets_it_again(tmp_path) -> None:
+    """An update fetched but not fully processed is not acknowledged, so it comes back."""
+    url = databases.database_url(tmp_path)
+    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        bot = BotProcess(standin, bot_environment(standin, url), tmp_path / "bot.log")
+        alice = standin.user(1001, first_name="Alice")
+        await bot.start()
+        try:
+            await alice.send("/start")
+            await alice.receive_text("full name", timeout=10)
+            # The answer to the next message hangs: its update is fetched, not finished.
+            standin.faults.add("sendMessage", "timeout", chat_id=1001, hold=60, times=None)
+            await alice.send("Alice Liddell")
+            for _ in range(200):
+                if standin.faults.injected:
+                    break
+                await asyncio.sleep(0.05)
+            assert standin.faults.injected, "the answer was never attempted"
+            await asyncio.sleep(0.5)  # time enough for another getUpdates, were it to come
+            await bot.kill()
+
+            standin.faults.clear()
+            await bot.start()
+            # Redelivered after the restart: the step was stored, so the question is repeated.
+            asked = await alice.receive_text("What is your email", timeout=15)
+            assert "Alice Liddell" in asked["text"]
+            await alice.send("alice@example.com")
+            await alice.receive_text("6-digit code")
+        finally:
+            await bot.stop()
