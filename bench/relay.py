@@ -1,0 +1,459 @@
+"""Benchmark: customers' messages relayed to their agents, against a bare PTB bot as the ceiling.
+
+    .venv/bin/python bench/relay.py [--customers 60] [--agents 12] [--messages 2000]
+                                    [--rate 100] [--seconds 20] [--runs 3] [--no-write]
+
+Customers and agents live on the Bot API stand-in (bot/standin), run in this process; the bot
+runs as a separate process (`python bot.py run`, RATE_LIMITER=off) on a fresh SQLite file in
+which every customer is registered and has one ticket already assigned to an agent (written
+with the real services: invites, registration, lifecycle). In the same run the same load goes
+through bench/bare_bot.py, a bare python-telegram-bot Application that copies each message to a
+fixed chat and has no database: the ceiling of the stack.
+
+Two load shapes per bot and repetition:
+- saturation: N messages injected at once (round robin over the customers); throughput is N
+  over the time from the first injection to the last arrival;
+- paced: `--rate` messages a second for `--seconds`; latency percentiles.
+Latency is from injection (the stand-in queues the update) to arrival (the stand-in records the
+message in the agent's chat). Every customer's messages must arrive exactly once and in order
+(checked; violations are reported). Figures are medians over `--runs` repetitions, bots
+alternating; the section `## Relay (bench/relay.py)` of BENCHMARKS.md is rewritten.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import platform
+import shutil
+import signal
+import sqlite3
+import statistics
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
+
+from bot.delivery import pending_count  # noqa: E402
+from bot.services import invites, lifecycle, registration, users  # noqa: E402
+from bot.standin import BotApiStandin  # noqa: E402
+from storage.db import create_engine, create_session_factory  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import Priority  # noqa: E402
+from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
+from tests.support.process import bot_environment  # noqa: E402
+
+SECTION = "## Relay (bench/relay.py)"
+CUSTOMER_BASE, AGENT_BASE = 10_000, 20_000
+TARGET_RATIO, TARGET_P99_MS = 0.70, 50.0
+
+
+# -- the database every helpdesk run starts from ----------------------------------------------
+async def _populate(url: str, customers: int, agents: int) -> None:
+    engine = create_engine(url)
+    sessions = create_session_factory(engine)
+    try:
+        async with sessions() as session:
+            admin, _ = await users.touch(
+                session, telegram_id=ADMIN_ID, username="ada", language=None, is_admin=True
+            )
+            by = users.actor_of(admin, is_admin=True)
+            for a in range(agents):
+                invite = await invites.create(session, by=by, name=f"Agent {a}")
+                user, _ = await users.touch(
+                    session,
+                    telegram_id=AGENT_BASE + a,
+                    username=f"agent{a}",
+                    language=None,
+                    is_admin=False,
+                )
+                await invites.redeem(session, user=user, token=invite.token, is_admin=False)
+            for c in range(customers):
+                user, _ = await users.touch(
+                    session,
+                    telegram_id=CUSTOMER_BASE + c,
+                    username=f"customer{c}",
+                    language=None,
+                    is_admin=False,
+                )
+                actor = users.actor_of(user, is_admin=False)
+                await registration.complete(
+                    session,
+                    actor=actor,
+                    name=f"Customer {c}",
+                    email=f"customer{c}@example.org",
+                    email_verified=True,
+                    phone=None,
+                )
+                ticket = await lifecycle.open_ticket(
+                    session,
+                    customer=users.actor_of(user, is_admin=False),
+                    subject=f"Question {c}",
+                    description="Benchmark ticket",
+                    priority=Priority.MEDIUM,
+                    auto_assign=False,
+                )
+                await lifecycle.assign(
+                    session, by=by, number=ticket.id, agent_ref=str(agent_of(c, agents))
+                )
+            await session.commit()
+    finally:
+        await engine.dispose()
+
+
+def agent_of(customer: int, agents: int) -> int:
+    return AGENT_BASE + customer % agents
+
+
+def prepare_template(folder: Path, customers: int, agents: int) -> Path:
+    path = folder / "template.db"
+    url = f"sqlite+aiosqlite:///{path}"
+    upgrade(url)
+    asyncio.run(_populate(url, customers, agents))
+    with sqlite3.connect(path) as connection:
+        connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    return path
+
+
+# -- one bot process against one stand-in --------------------------------------------------
+@dataclass
+class Recorder:
+    """Injection and arrival times of every benchmark message, keyed (customer, seq)."""
+
+    injected: dict[tuple[int, int], float] = field(default_factory=dict)
+    arrived: dict[tuple[int, int], float] = field(default_factory=dict)
+    order: dict[int, list[int]] = field(default_factory=lambda: defaultdict(list))
+    duplicates: int = 0
+
+    def on_bot_message(self, chat_id: int, message: dict) -> None:
+        body = message.get("text") or message.get("caption") or ""
+        last = body.rsplit("\n", 1)[-1]
+        if not last.startswith("bench "):
+            return  # notices, not benchmark messages
+        _, customer, seq = last.split()
+        key = (int(customer), int(seq))
+        if key in self.arrived:
+            self.duplicates += 1
+            return
+        self.arrived[key] = time.perf_counter()
+        self.order[key[0]].append(key[1])
+
+
+@dataclass
+class Figures:
+    bot: str
+    throughput: float  # messages a second, saturation
+    cpu_ms: float  # the bot process's CPU time per message, saturation
+    p50: float  # ms, paced
+    p95: float
+    p99: float
+    offered: float  # messages a second actually offered in the paced phase
+    violations: int  # out of order within a customer's chat
+    lost: int
+    duplicates: int
+
+
+class BotUnderTest:
+    def __init__(self, name: str, argv: list[str], env: dict[str, str], log: Path) -> None:
+        self.name, self.argv, self.env, self.log = name, argv, env, log
+        self.process: asyncio.subprocess.Process | None = None
+
+    async def start(self, standin: BotApiStandin, within: float = 30) -> None:
+        polls = standin.count("getUpdates")
+        with self.log.open("ab") as log:
+            self.process = await asyncio.create_subprocess_exec(
+                *self.argv, cwd=ROOT, env=self.env, stdout=log, stderr=log
+            )
+        deadline = time.monotonic() + within
+        while standin.count("getUpdates") <= polls:
+            if self.process.returncode is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"{self.name} did not start:\n{self.log.read_text()[-3000:]}")
+            await asyncio.sleep(0.05)
+
+    async def stop(self) -> None:
+        if self.process is None or self.process.returncode is not None:
+            return
+        self.process.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(self.process.wait(), 20)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+
+
+async def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:  # noqa: ASYNC109
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            raise TimeoutError(what)
+        await asyncio.sleep(0.01)
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process so far (Linux /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def percentile(values: list[float], q: int) -> float:
+    return statistics.quantiles(values, n=100, method="inclusive")[q - 1]
+
+
+async def measure(
+    name: str, folder: Path, template: Path, args: argparse.Namespace, run: int
+) -> Figures:
+    customers = [CUSTOMER_BASE + c for c in range(args.customers)]
+    recorder = Recorder()
+    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        original = standin.store.bot_message
+
+        def bot_message(chat, content):  # type: ignore[no-untyped-def]
+            message = original(chat, content)
+            recorder.on_bot_message(chat.id, message)
+            return message
+
+        standin.store.bot_message = bot_message  # type: ignore[method-assign]
+        people = {ADMIN_ID: "Ada"}
+        people.update({AGENT_BASE + a: f"Agent{a}" for a in range(args.agents)})
+        people.update({tid: f"Customer{tid - CUSTOMER_BASE}" for tid in customers})
+        for telegram_id, first_name in people.items():
+            standin.user(telegram_id, first_name=first_name).chat.known = True
+
+        log = folder / f"{name}-{run}.log"
+        if name == "helpdesk":
+            database = folder / f"helpdesk-{run}.db"
+            shutil.copy(template, database)
+            url = f"sqlite+aiosqlite:///{database}"
+            env = bot_environment(standin, url, RATE_LIMITER="off")
+            bot = BotUnderTest(name, [sys.executable, "bot.py", "run"], env, log)
+        else:
+            url = None
+            env = bot_environment(standin, "sqlite+aiosqlite:///unused.db")
+            env["BARE_TARGET_CHAT"] = str(AGENT_BASE)
+            bot = BotUnderTest(name, [sys.executable, "bench/bare_bot.py"], env, log)
+        await bot.start(standin)
+        try:
+            if url is not None:  # the assignment notices queued by the setup go out first
+                engine = create_engine(url)
+                try:
+                    sessions = create_session_factory(engine)
+                    for _ in range(3000):
+                        if await pending_count(sessions) == 0:
+                            break
+                        await asyncio.sleep(0.05)
+                finally:
+                    await engine.dispose()
+            seq = 0
+
+            async def inject(count: int) -> None:
+                nonlocal seq
+                for _ in range(count):
+                    customer = customers[seq % len(customers)]
+                    await standin.user(customer).send(f"bench {customer} {seq}")
+                    recorder.injected[(customer, seq)] = time.perf_counter()
+                    seq += 1
+
+            def all_arrived() -> bool:
+                return len(recorder.arrived) >= len(recorder.injected)
+
+            # warm-up: every customer once
+            await inject(len(customers))
+            await _wait(all_arrived, 60, f"{name}: warm-up messages did not arrive")
+
+            # (a) saturation
+            first = seq
+            cpu_before = cpu_seconds(bot.process.pid)
+            await inject(args.messages)
+            await _wait(all_arrived, 300, f"{name}: saturation messages did not arrive")
+            cpu_ms = (cpu_seconds(bot.process.pid) - cpu_before) * 1000 / args.messages
+            keys = [k for k in recorder.injected if k[1] >= first]
+            start = min(recorder.injected[k] for k in keys)
+            end = max(recorder.arrived[k] for k in keys)
+            throughput = len(keys) / (end - start)
+
+            # (b) paced
+            first = seq
+            total = int(args.rate * args.seconds)
+            loop = asyncio.get_running_loop()
+            began = loop.time()
+            for k in range(total):
+                delay = began + k / args.rate - loop.time()
+                if delay > 0:
+                    await asyncio.sleep(delay)
+                await inject(1)
+            offered = total / (loop.time() - began)
+            await _wait(all_arrived, 120, f"{name}: paced messages did not arrive")
+            keys = [k for k in recorder.injected if k[1] >= first]
+            latencies = [(recorder.arrived[k] - recorder.injected[k]) * 1000 for k in keys]
+        finally:
+            await bot.stop()
+
+    lost = len(set(recorder.injected) - set(recorder.arrived))
+    violations = sum(
+        1
+        for received in recorder.order.values()
+        for before, after in itertools.pairwise(received)
+        if after <= before
+    )
+    return Figures(
+        bot=name,
+        throughput=throughput,
+        cpu_ms=cpu_ms,
+        p50=percentile(latencies, 50),
+        p95=percentile(latencies, 95),
+        p99=percentile(latencies, 99),
+        offered=offered,
+        violations=violations,
+        lost=lost,
+        duplicates=recorder.duplicates,
+    )
+
+
+# -- report ---------------------------------------------------------------------------------
+def machine() -> str:
+    model = "unknown CPU"
+    with open("/proc/cpuinfo") as cpuinfo:
+        for line in cpuinfo:
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    return (
+        f"{model}, {os.cpu_count()} CPUs (nproc), Linux {platform.release()}, "
+        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
+    )
+
+
+def summarise(results: list[Figures], args: argparse.Namespace, command: str) -> str:
+    by_bot: dict[str, list[Figures]] = defaultdict(list)
+    for figures in results:
+        by_bot[figures.bot].append(figures)
+
+    def med(bot: str, attr: str) -> float:
+        return statistics.median(getattr(f, attr) for f in by_bot[bot])
+
+    runs = len(by_bot["helpdesk"])
+    helpdesk, bare = med("helpdesk", "throughput"), med("bare", "throughput")
+    ratio = helpdesk / bare
+    per_run = [
+        h.throughput / b.throughput for h, b in zip(by_bot["helpdesk"], by_bot["bare"], strict=True)
+    ]
+    p99 = med("helpdesk", "p99")
+    violations = sum(f.violations for f in results)
+    lost = sum(f.lost for f in results)
+    duplicates = sum(f.duplicates for f in results)
+
+    def row(label: str, attr: str, fmt: str) -> str:
+        cells = [format(med(bot, attr), fmt) for bot in ("helpdesk", "bare")]
+        return f"| {label} | {cells[0]} | {cells[1]} |"
+
+    lines = [
+        "```",
+        f"machine: {machine()}",
+        f"command: {command}",
+        f"load: {args.customers} customers, {args.agents} agents, one assigned ticket each;"
+        f" saturation {args.messages} messages at once; paced {args.rate:g}/s for"
+        f" {args.seconds:g} s; medians of {runs} runs, bots alternating",
+        "```",
+        "",
+        "| figure (median) | helpdesk (`bot.py run`) | bare PTB bot |",
+        "|---|---|---|",
+        row("throughput, saturation (msg/s)", "throughput", ".0f"),
+        row("bot CPU per message, saturation (ms)", "cpu_ms", ".2f"),
+        row("offered, paced (msg/s)", "offered", ".1f"),
+        row("latency p50, paced (ms)", "p50", ".1f"),
+        row("latency p95, paced (ms)", "p95", ".1f"),
+        row("latency p99, paced (ms)", "p99", ".1f"),
+        "",
+        f"- throughput ratio helpdesk / bare: **{ratio:.2f}** (per run:"
+        f" {', '.join(f'{r:.2f}' for r in per_run)}); target ≥ {TARGET_RATIO:.2f}:"
+        f" {'PASS' if ratio >= TARGET_RATIO else 'FAIL'}",
+        f"- helpdesk p99 at {args.rate:g} msg/s offered: {p99:.1f} ms; target < {TARGET_P99_MS:g}"
+        f" ms: {'PASS' if p99 < TARGET_P99_MS else 'FAIL'}",
+        f"- order violations within a customer's chat: {violations}; lost: {lost};"
+        f" duplicates: {duplicates} (all runs, both bots)",
+        "",
+        "Every run (msg/s, then p50/p95/p99 ms):",
+        "",
+    ]
+    for figures in results:
+        lines.append(
+            f"- {figures.bot}: {figures.throughput:.0f} msg/s;"
+            f" {figures.p50:.1f} / {figures.p95:.1f} / {figures.p99:.1f} ms"
+        )
+    return "\n".join(lines)
+
+
+def write_section(text: str) -> None:
+    path = ROOT / "BENCHMARKS.md"
+    current = path.read_text()
+    section = f"{SECTION}\n\n{text}\n"
+    if SECTION in current:
+        head, rest = current.split(SECTION, 1)
+        following = rest.find("\n## ")
+        tail = rest[following + 1 :] if following != -1 else ""
+        current = head + section + ("\n" + tail if tail else "")
+    else:
+        current = current.rstrip("\n") + "\n\n" + section
+    path.write_text(current)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--customers", type=int, default=60)
+    parser.add_argument("--agents", type=int, default=12)
+    parser.add_argument("--messages", type=int, default=2000)
+    parser.add_argument("--rate", type=float, default=100)
+    parser.add_argument("--seconds", type=float, default=20)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--only", choices=["helpdesk", "bare"], help="measure one bot only")
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    parser.add_argument("--keep", action="store_true", help="keep the folder with logs and dbs")
+    args = parser.parse_args()
+    command = "python bench/relay.py " + " ".join(sys.argv[1:])
+
+    folder = Path(tempfile.mkdtemp(prefix="relay-bench-"))
+    try:
+        began = time.perf_counter()
+        template = prepare_template(folder, args.customers, args.agents)
+        print(f"setup: {args.customers} customers, {args.agents} agents in {folder}", flush=True)
+        results: list[Figures] = []
+        bots = [args.only] if args.only else ["helpdesk", "bare"]
+        for run in range(args.runs):
+            for name in bots if run % 2 == 0 else bots[::-1]:
+                figures = asyncio.run(measure(name, folder, template, args, run))
+                results.append(figures)
+                print(
+                    f"run {run + 1} {name}: {figures.throughput:.0f} msg/s"
+                    f" ({figures.cpu_ms:.2f} ms CPU/msg);"
+                    f" paced {figures.offered:.1f}/s p50 {figures.p50:.1f} p95 {figures.p95:.1f}"
+                    f" p99 {figures.p99:.1f} ms; order violations {figures.violations},"
+                    f" lost {figures.lost}, duplicates {figures.duplicates}",
+                    flush=True,
+                )
+        if args.only:
+            return 0
+        text = summarise(results, args, command.strip())
+        print(text)
+        print(f"total {time.perf_counter() - began:.0f} s")
+        if not args.no_write:
+            write_section(text)
+        bad = sum(f.violations + f.lost + f.duplicates for f in results)
+        return 1 if bad else 0
+    finally:
+        if args.keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
