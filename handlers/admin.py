@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.formatting import esc
+from bot.formatting import esc, pack_lines
 from bot.services import agents, invites, lifecycle, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
@@ -29,7 +29,7 @@ async def add_agent(update: Update, context: HelpdeskContext) -> Reply:
 
 
 @action
-async def list_agents(update: Update, context: HelpdeskContext) -> Reply:
+async def list_agents(update: Update, context: HelpdeskContext) -> Result:
     team = await agents.team(context.session)
     if not team:
         return Reply("No agents yet. Invite one with /addagent <name> [email].")
@@ -46,7 +46,7 @@ async def list_agents(update: Update, context: HelpdeskContext) -> Reply:
             f"<code>{agent.telegram_id}</code> · {username} · {esc(agent.name)}"
             f" · {agent.open_load} · {seen}"
         )
-    return Reply("\n".join(lines))
+    return [Reply(text) for text in pack_lines(lines)]
 
 
 @action
@@ -76,7 +76,7 @@ async def assign_button(update: Update, context: HelpdeskContext) -> Result:
     try:
         _, number, agent_id = update.callback_query.data.split(":")
         number = validation.ticket_number(number)
-        int(agent_id)
+        validation.small_number(agent_id.removeprefix("-"), digits=18)
     except (ValueError, Invalid):
         return Answer("This button is not valid.", alert=True)
     await lifecycle.assign(context.session, by=context.actor, number=number, agent_ref=agent_id)

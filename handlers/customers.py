@@ -44,7 +44,7 @@ async def close(update: Update, context: HelpdeskContext) -> Reply:
 async def rate(update: Update, context: HelpdeskContext) -> Step:
     try:
         _, number, stars = update.callback_query.data.split(":")
-        number, stars = int(number), int(stars)
+        number, stars = validation.small_number(number), validation.small_number(stars, digits=1)
     except ValueError:
         return Step(END, [Answer("This button is not valid.", alert=True)])
     await lifecycle.rate(context.session, actor=context.actor, number=number, stars=stars)

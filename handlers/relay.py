@@ -5,7 +5,7 @@ from __future__ import annotations
 from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
-from bot.services import relay
+from bot.services import relay, validation
 from bot.services.relay import Incoming, Outcome
 from handlers.context import HelpdeskContext
 from handlers.framework import Answer, Edit, Reply, Result, action
@@ -87,7 +87,7 @@ def _customer_answer(result: relay.Result) -> Result:
 async def pick_ticket(update: Update, context: HelpdeskContext) -> Result:
     try:
         _, message_id, number = update.callback_query.data.split(":")
-        message_id, number = int(message_id), int(number)
+        message_id, number = validation.small_number(message_id), validation.small_number(number)
     except ValueError:
         return Answer("This button is not valid.", alert=True)
     result = await relay.pick(

@@ -23,7 +23,8 @@ MAX_DAYS = 3650
 def _days(args: list[str]) -> int:
     if not args:
         return DEFAULT_DAYS
-    if len(args) > 1 or not args[0].isdigit() or not 1 <= int(args[0]) <= MAX_DAYS:
+    days = args[0]
+    if len(args) > 1 or not days.isdecimal() or len(days) > 9 or not 1 <= int(days) <= MAX_DAYS:
         raise Invalid(f"Usage: /report [days], days from 1 to {MAX_DAYS}.")
     return int(args[0])
 

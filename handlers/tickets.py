@@ -172,13 +172,14 @@ async def list_tickets(update: Update, context: HelpdeskContext) -> Result:
 async def turn_page(update: Update, context: HelpdeskContext) -> Result:
     try:
         _, scope, offset = update.callback_query.data.split(":")
-        if scope not in ("open", "unassigned", "all") or not offset.isdigit():
+        if scope not in ("open", "unassigned", "all"):
             raise ValueError
+        start = validation.small_number(offset, digits=9)
     except ValueError:
         return Answer("This button is not valid.", alert=True)
     if context.actor.role is Role.CUSTOMER:
         scope = "all"
-    text, buttons = await _page(context, scope, int(offset))
+    text, buttons = await _page(context, scope, start)
     return [Answer(), Edit(text, buttons=buttons or None)]
 
 
@@ -186,7 +187,7 @@ async def turn_page(update: Update, context: HelpdeskContext) -> Result:
 async def show_ticket(update: Update, context: HelpdeskContext) -> Result:
     number = validation.ticket_number(" ".join(context.args or []))
     view = await tickets.view(context.session, actor=context.actor, number=number)
-    return Reply(ticket_card(view, for_role=context.actor.role))
+    return [Reply(text) for text in ticket_card(view, for_role=context.actor.role)]
 
 
 def handlers() -> list:

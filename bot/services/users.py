@@ -114,7 +114,8 @@ async def find_staff(session: AsyncSession, ref: str) -> User:
     """An agent or admin by Telegram id or @username."""
     ref = ref.strip()
     query = select(User).where(User.role.in_([Role.AGENT, Role.ADMIN]), User.deleted_at.is_(None))
-    if ref.lstrip("-").isdigit():
+    digits = ref.removeprefix("-")
+    if digits.isdecimal() and len(digits) <= 18:  # fits BIGINT; "²", "--5" are no ids
         query = query.where(User.telegram_id == int(ref))
     else:
         query = query.where(User.username == ref.removeprefix("@"))

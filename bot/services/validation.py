@@ -52,6 +52,14 @@ def phone(value: str | None) -> str:
 
 def ticket_number(value: str | None) -> int:
     cleaned = (value or "").strip().removeprefix("#")
-    if not cleaned.isdigit() or len(cleaned) > 12 or int(cleaned) == 0:
+    # isdecimal, not isdigit: "²" is a digit that int() refuses; "٣" is a decimal, 3.
+    if not cleaned.isdecimal() or len(cleaned) > 12 or int(cleaned) == 0:
         raise Invalid("Give a ticket number, like 12 or #12.")
     return int(cleaned)
+
+
+def small_number(value: str, *, digits: int = 12) -> int:
+    """A non-negative number of at most `digits` digits (button data, offsets); else ValueError."""
+    if not value.isdecimal() or len(value) > digits:
+        raise ValueError(f"not a number of at most {digits} digits: {value[:20]!r}")
+    return int(value)
