@@ -33,15 +33,17 @@ def _reachable(user: User | None) -> bool:
 
 async def assigned(session: AsyncSession, *, ticket: Ticket, customer: User, agent: User) -> None:
     """The agent gets the ticket's details; the customer learns who handles it."""
-    await outbound.queue_text(
+    # Plain header and body: the sender escapes them and splits a long description.
+    await outbound.queue_relay_text(
         session,
         chat_id=agent.telegram_id,
-        ticket_id=ticket.id,
-        text=(
-            f"<b>#{ticket.id} · {esc(customer.display_name)}</b> is assigned to you.\n"
-            f"Subject: {esc(ticket.subject)}\n\n{esc(ticket.description)}\n\n"
+        header=f"#{ticket.id} · {customer.display_name} is assigned to you.",
+        body=(
+            f"Subject: {ticket.subject}\n\n{ticket.description}\n\n"
             "Reply to the customer's messages (or to this one) to answer."
         ),
+        ticket_id=ticket.id,
+        message_id=None,
     )
     if _reachable(customer):
         await outbound.queue_text(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.formatting import esc
+from bot.formatting import TEXT_LIMIT, esc, shorten, split_text, utf16_len
 from bot.services import access
 from bot.services.tickets import TicketView
 from bot.services.users import Profile
@@ -23,11 +23,13 @@ def priority_name(priority: Priority) -> str:
 
 
 def ticket_line(ticket: TicketView, *, show_customer: bool = False) -> str:
-    who = f" · {esc(ticket.customer_name)}" if show_customer else ""
-    return f"#{ticket.number} [{ticket.status.value}] {esc(ticket.subject)}{who}"
+    # Shortened: ten lines of long (or emoji) subjects and names must fit in one message.
+    who = f" · {esc(shorten(ticket.customer_name, 40))}" if show_customer else ""
+    return f"#{ticket.number} [{ticket.status.value}] {esc(shorten(ticket.subject, 60))}{who}"
 
 
-def ticket_card(ticket: TicketView, *, for_role: Role) -> str:
+def ticket_card(ticket: TicketView, *, for_role: Role) -> list[str]:
+    """The ticket's details; a description too long for one message continues in more."""
     lines = [
         f"<b>#{ticket.number} · {esc(ticket.subject)}</b>",
         f"Status: {ticket.status.value}",
@@ -39,8 +41,10 @@ def ticket_card(ticket: TicketView, *, for_role: Role) -> str:
     lines.append(f"Agent: {esc(ticket.agent_name) if ticket.agent_name else 'not assigned yet'}")
     if ticket.rating:
         lines.append(f"Rating: {ticket.rating}/5")
-    lines += ["", esc(ticket.description)]
-    return "\n".join(lines)
+    head = "\n".join(lines)
+    if utf16_len(head) + utf16_len(esc(ticket.description)) + 2 <= TEXT_LIMIT:
+        return [f"{head}\n\n{esc(ticket.description)}"]
+    return [head, *(esc(part) for part in split_text(ticket.description, TEXT_LIMIT))]
 
 
 def help_text(role: Role) -> str:

@@ -5,12 +5,12 @@ from __future__ import annotations
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.formatting import esc
+from bot.formatting import esc, pack_lines
 from bot.services import lifecycle, relay, tickets, validation
 from bot.services.errors import Invalid
 from bot.services.relay import Incoming
 from handlers.context import HelpdeskContext
-from handlers.framework import Reply, action
+from handlers.framework import Reply, Result, action
 from handlers.render import STATUS_ARGS, ticket_line
 from storage.models import Status
 
@@ -26,7 +26,7 @@ def _number_and_text(update: Update, usage: str) -> tuple[int, str]:
 
 
 @action
-async def queue(update: Update, context: HelpdeskContext) -> Reply:
+async def queue(update: Update, context: HelpdeskContext) -> Result:
     mine, total = await tickets.listing(
         context.session, actor=context.actor.mine(), scope="open", limit=50
     )
@@ -34,7 +34,7 @@ async def queue(update: Update, context: HelpdeskContext) -> Reply:
         return Reply("Your queue is empty.")
     lines = [f"<b>Your open tickets</b> ({total})"]
     lines += [ticket_line(view, show_customer=True) for view in mine]
-    return Reply("\n".join(lines))
+    return [Reply(text) for text in pack_lines(lines)]
 
 
 @action

@@ -36,9 +36,15 @@ async def queue_text(
 
 
 async def queue_relay_text(
-    session: AsyncSession, *, chat_id: int, header: str, body: str, ticket_id: int, message_id: int
+    session: AsyncSession,
+    *,
+    chat_id: int,
+    header: str,
+    body: str,
+    ticket_id: int | None,
+    message_id: int | None,
 ) -> Delivery:
-    """Queue a relayed plain text under a header line such as `#5 · Alice`."""
+    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long)."""
     payload = {"type": "text", "header": header, "body": body}
     return await _queue(session, chat_id, payload, ticket_id, message_id)
 
