@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -12,6 +13,22 @@ from tests.support import databases
 # Tests talk to servers on 127.0.0.1 only: never through a proxy from the environment.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+
+
+# Tests that never touch the database under test (the Bot API stand-in, the command line's
+# parsing, the demo on its own SQLite file): the SQLite pass runs them, the PostgreSQL pass skips
+# them rather than spend its time running them again unchanged.
+DATABASE_FREE = ("standin/", "test_cli.py", "test_demo.py", "test_env_example.py")
+TESTS = Path(__file__).resolve().parent
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    if not databases.is_postgresql():
+        return
+    skip = pytest.mark.skip(reason="uses no database: run in the SQLite pass")
+    for item in items:
+        if item.path.resolve().relative_to(TESTS).as_posix().startswith(DATABASE_FREE):
+            item.add_marker(skip)
 
 
 def pytest_report_header() -> str:
