@@ -13,7 +13,10 @@ import asyncio
 import pytest
 
 from bench.chaos import Config, run_chaos
+from bot.standin import BotApiStandin
 from tests.support import databases
+from tests.support.harness import BOT_USERNAME, TOKEN
+from tests.support.process import BotProcess, bot_environment
 
 
 @pytest.mark.slow
@@ -34,3 +37,21 @@ async def test_faults_and_sigkills_lose_nothing_and_keep_order(tmp_path) -> None
     assert outcome.unexplained_duplicates == 0, report
     assert outcome.duplicates <= outcome.unanswered, report
     assert outcome.pending_after == 0 and outcome.not_sent_rows == 0, report
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("kind", ["429", "timeout"])
+async def test_bot_starts_although_setting_the_menu_fails(tmp_path, kind: str) -> None:
+    """A transient failure of setMyCommands at start-up is logged; the bot polls anyway."""
+    url = databases.database_url(tmp_path)
+    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+        standin.faults.add("setMyCommands", kind, times=1)
+        bot = BotProcess(standin, bot_environment(standin, url), tmp_path / "bot.log")
+        await bot.start()
+        try:
+            alice = standin.user(1001, first_name="Alice")
+            await alice.send("/start")
+            await alice.receive_text("full name", timeout=10)
+        finally:
+            await bot.stop()
+        assert standin.faults.injected == [("setMyCommands", kind)]
