@@ -12,6 +12,7 @@ from sqlalchemy import func, select
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.email import mails, templates
+from bot.formatting import pack_lines
 from bot.jobs import runs, sla
 from bot.services import outbound
 from storage.db import SessionFactory
@@ -93,12 +94,13 @@ async def build(session_factory: SessionFactory, settings: Settings) -> AdminDig
     return AdminDigest(f"Helpdesk daily digest {day.isoformat()}", sections)
 
 
-def telegram_text(digest: AdminDigest) -> str:
+def telegram_texts(digest: AdminDigest) -> list[str]:
+    """The digest as HTML messages, split between whole lines to fit Telegram's limit."""
     parts = [f"<b>{html.escape(digest.title)}</b>"]
     for heading, lines in digest.sections:
         parts.append(f"\n<b>{html.escape(heading)}</b>")
         parts.extend(html.escape(line) for line in lines or ["none"])
-    return "\n".join(parts)[:4096]
+    return pack_lines(parts)
 
 
 async def run(
@@ -118,9 +120,10 @@ async def run(
         claimed = await runs.claim(session, job=JOB, period=period)
         if claimed is None:
             return [f"{JOB} {period}: already sent today"]
-        text = telegram_text(digest)
+        texts = telegram_texts(digest)
         for chat_id in settings.admin_ids:
-            await outbound.queue_text(session, chat_id=chat_id, text=text)
+            for text in texts:
+                await outbound.queue_text(session, chat_id=chat_id, text=text)
         mailed = 0
         for address in settings.admin_emails:
             mailed += await mails.queue_mail(

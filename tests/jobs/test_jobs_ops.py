@@ -53,6 +53,24 @@ async def test_admin_digest_once_per_day_to_chats_and_mails(resources, db_url):
     assert mail.recipient == "boss@example.org" and "Late one" in mail.text
 
 
+async def test_admin_digest_too_long_for_one_message_is_split(resources, db_url):
+    from bot.formatting import utf16_len
+
+    resources.settings = make_settings(db_url, admin_ids="111")
+    factory = resources.session_factory
+    with time_machine.travel(NOW - timedelta(hours=6), tick=False):
+        async with factory() as session, session.begin():
+            customer = await make_user(session)
+            for n in range(60):
+                await make_ticket(session, customer=customer, subject=f"<{n}> " + "ü&" * 70)
+    with time_machine.travel(NOW, tick=False):
+        await run("admin-digest", resources)
+    sent = await deliveries(factory)
+    assert len(sent) > 1 and all(utf16_len(d.payload["text"]) <= 4096 for d in sent)
+    assert "Open tickets per agent" in sent[-1].payload["text"]  # nothing cut off the end
+    assert all(d.payload["text"].count("<b>") == d.payload["text"].count("</b>") for d in sent)
+
+
 async def test_sla_reminders_ping_once_per_breach(resources):
     factory = resources.session_factory
     start = NOW - timedelta(hours=10)
