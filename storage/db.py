@@ -66,6 +66,9 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
+        # A session always ends its transaction itself (commit, or rollback on close), so the
+        # pool's own ROLLBACK on every return is a second round trip to the driver's thread.
+        kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         writes = _SqliteWriteQueue()

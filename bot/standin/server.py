@@ -99,6 +99,9 @@ class ApiHandler(_Base):
             store.record_call(name, {}, error.status)
             self.answer(error.status, error.payload())
             return
+        if self.standin.latency and name != "getUpdates":
+            # A network's round trip: the answer leaves this long after the request came.
+            await asyncio.sleep(self.standin.latency)
         recorded = dict(params)
         for field, upload in files.items():
             recorded[field] = f"<file {upload.filename!r} {len(upload.body)} bytes>"
@@ -215,8 +218,12 @@ class BotApiStandin:
         strict_ampersand: bool = True,
         require_https_webhook: bool = False,
         webhook_retry_delay: float = 0.2,
+        latency: float = 0.0,
     ) -> None:
         self.store = Store(token, bot_username, bot_first_name)
+        # Seconds every Bot API call takes before it is handled (getUpdates aside), to model
+        # the round trip to Telegram's servers (tens of milliseconds) in benchmarks.
+        self.latency = latency
         self.methods = Methods(self.store, strict_ampersand)
         self.methods.require_https_webhook = require_https_webhook
         self.faults = FaultInjector()
