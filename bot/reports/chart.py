@@ -6,12 +6,6 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import IO, Any
 
-import matplotlib
-
-matplotlib.use("Agg")
-
-from matplotlib.figure import Figure
-
 from bot.reports.metrics import COLUMNS, TIMED
 
 WIDTH, HEIGHT, DPI = 1200, 800, 100
@@ -23,6 +17,13 @@ _HOUR = 3600
 def draw_chart(rows: Sequence[Sequence[Any]], path_or_buffer: str | Path | IO[bytes]) -> None:
     """Draw report rows (COLUMNS' order): mean hours in each status by priority (stacked), and
     the distributions of first response and of first resolution, as a 1200×800 PNG."""
+    # Imported here, not at the top: matplotlib (with numpy and PIL) adds about 40 MB and a
+    # second to every bot process, which draws a chart only when an admin asks for /report.
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
     figure = Figure(figsize=(WIDTH / DPI, HEIGHT / DPI), dpi=DPI)
     grid = figure.add_gridspec(2, 2, width_ratios=(1.1, 1))
     stacked = figure.add_subplot(grid[:, 0])
