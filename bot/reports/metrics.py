@@ -188,18 +188,20 @@ def compute(source: str, ticket_id: int, activities: Iterable[Act]) -> State:
     return state
 
 
-_DAY_TEXT: dict[int, str] = {}
+_HOUR_US = 3600 * MICROSECONDS
+_HOUR_TEXT: dict[int, str] = {}  # hours since the epoch -> `YYYY-MM-DDTHH:`
+_MINUTE_SECOND_TEXT = tuple(f"{m:02d}:{s:02d}Z" for m in range(60) for s in range(60))
 
 
 def iso(micros: int) -> str:
     """`YYYY-MM-DDTHH:MM:SSZ` (UTC) of microseconds since the epoch (fractions dropped)."""
-    day, second = divmod(micros // MICROSECONDS, 86_400)
-    text = _DAY_TEXT.get(day)
+    hour, rest = divmod(micros, _HOUR_US)
+    text = _HOUR_TEXT.get(hour)
     if text is None:
-        text = from_micros(day * 86_400 * MICROSECONDS).strftime("%Y-%m-%dT")
-        _DAY_TEXT[day] = text
-    hour, rest = divmod(second, 3600)
-    return f"{text}{hour:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
+        text = from_micros(hour * _HOUR_US).strftime("%Y-%m-%dT%H:")
+        if len(_HOUR_TEXT) < 100_000:
+            _HOUR_TEXT[hour] = text
+    return text + _MINUTE_SECOND_TEXT[rest // MICROSECONDS]
 
 
 # the stored summary's fields a report row needs, in this order (see row_of_summary)

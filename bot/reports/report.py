@@ -2,18 +2,31 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import csv
 import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, time, timedelta
 from typing import IO, Any
 
-from sqlalchemy import BigInteger, Integer, String, column, select, table
+from sqlalchemy import (
+    BigInteger,
+    Integer,
+    String,
+    case,
+    column,
+    func,
+    literal,
+    null,
+    select,
+    table,
+)
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.reports.metrics import COLUMNS, SUMMARY_FIELDS, row_of_summary
-from storage.types import to_micros
+from bot.reports.metrics import COLUMNS, SOLVED, STATUSES, TIMED, iso
+from storage.types import MICROSECONDS, to_micros
 
 # The summary table with plain column types: the report reads raw microseconds, no conversion.
 _summaries = table(
@@ -52,7 +65,86 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
     return datetime.combine(day, time.min, UTC)
 
 
-_SELECTED = [_summaries.c[name] for name in (*SUMMARY_FIELDS, "rating", "end_at")]
+# A report row's cells computed by the query itself (integer arithmetic, the same on SQLite and
+# PostgreSQL), so that Python only names the status and formats created_at. Statuses come back
+# as small codes (cheap to fetch): 0 for none or one outside STATUSES, given then in full.
+_STATUS_CODES = {status: code for code, status in enumerate(STATUSES, 1)}
+_STATUS_OF_CODE = (None, *STATUSES)
+_OPEN_OF_CODE = (None, *(TIMED[s][1] if s in TIMED else None for s in STATUSES))
+
+
+def _report_select(end: Any, with_rating: bool):
+    """The summaries' report cells, one source's in ticket order: ticket_id, created_at (µs),
+    status code, status text (only for code 0), priority, agent_id, the seven times in seconds,
+    reopens (and the rating). `end` ends the unfinished interval."""
+    s = _summaries.c
+    us = MICROSECONDS
+    unfinished = case((end > s.status_since, end - s.status_since), else_=0)
+
+    def in_status(status: str):
+        attr = TIMED[status][0]
+        return (s[attr] + case((s.status == status, unfinished), else_=0)) // us
+
+    columns = [
+        s.ticket_id,
+        s.created_at,
+        case(_STATUS_CODES, value=s.status, else_=0),
+        case((s.status.in_(STATUSES), null()), else_=s.status),
+        s.priority,
+        s.agent_id,
+        *(in_status(status) for status in TIMED),
+        (s.first_response_at - s.created_at) // us,
+        (s.first_resolution_at - s.created_at) // us,
+        case((s.status.in_(sorted(SOLVED)), (s.full_resolution_at - s.created_at) // us)),
+        s.reopens,
+    ]
+    if with_rating:
+        columns.append(s.rating)
+    return select(*columns).order_by(s.ticket_id)
+
+
+async def _driver_batches(
+    session: AsyncSession, query: Any, batch: int
+) -> AsyncIterator[list[tuple[Any, ...]]]:
+    """The query's rows as the driver gives them (plain tuples), `batch` at a time through a
+    server-side cursor: no Row objects, one trip to the driver per batch."""
+    connection = await session.connection()
+    compiled = query.compile(
+        dialect=connection.dialect, compile_kwargs={"render_postcompile": True}
+    )
+    params: Any = compiled.params
+    if compiled.positional:
+        params = tuple(compiled.params[name] for name in compiled.positiontup or ())
+
+    def open_cursor(sync: Any) -> Any:
+        dbapi = sync.connection.dbapi_connection
+        try:
+            cursor = dbapi.cursor(server_side=True)
+        except TypeError:  # a driver without the asyncio adapters' server_side flag
+            cursor = dbapi.cursor()
+        cursor.execute(compiled.string, params)
+        return cursor
+
+    def fetch() -> asyncio.Future:
+        """The next batch, fetched by the driver while the caller works on this one."""
+        return asyncio.ensure_future(connection.run_sync(lambda _: cursor.fetchmany(batch)))
+
+    cursor = await connection.run_sync(open_cursor)
+    pending: asyncio.Future | None = fetch()
+    try:
+        while pending is not None:
+            rows = await pending
+            pending = None
+            if not rows:
+                break
+            pending = fetch()
+            await asyncio.sleep(0)  # let the fetch start
+            yield rows
+    finally:
+        if pending is not None:
+            with contextlib.suppress(Exception):
+                await pending
+        await connection.run_sync(lambda _: cursor.close())
 
 
 async def iter_row_batches(
@@ -62,33 +154,40 @@ async def iter_row_batches(
     since: datetime | None = None,
     until: datetime | None = None,
     with_rating: bool = False,
-    batch: int = 10_000,
+    batch: int = 20_000,
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
     """Report rows in COLUMNS' order (plus the rating last when `with_rating`), sorted by source
     and ticket id, in lists as the summary rows stream in (one summary row per ticket).
 
     The unfinished interval ends at `as_of`; without it, at the file's end_at for imported
-    tickets and now for the bot's own.
+    tickets and now for the bot's own. The cells are those of metrics.row_of_summary.
     """
-    fixed = None if as_of is None else to_micros(as_of)
-    now = to_micros(utcnow())
     s = _summaries.c
-    query = select(*_SELECTED).order_by(s.source, s.ticket_id)
+    if as_of is not None:
+        end: Any = literal(to_micros(as_of), BigInteger)
+    else:
+        end = func.coalesce(s.end_at, literal(to_micros(utcnow()), BigInteger))
+    query = _report_select(end, with_rating)
     if since is not None:
         query = query.where(s.created_at >= to_micros(since))
     if until is not None:
         query = query.where(s.created_at <= to_micros(until))
-    result = await session.stream(query.execution_options(yield_per=batch))
-    async for part in result.partitions(batch):
-        if fixed is not None and not with_rating:
-            yield [row_of_summary(values, fixed) for values in part]
-            continue
-        rows = []
-        for values in part:
-            end = fixed if fixed is not None else (now if values[16] is None else values[16])
-            row = row_of_summary(values, end)
-            rows.append((*row, values[15]) if with_rating else row)
-        yield rows
+    sources = (
+        (await session.execute(select(s.source).distinct().order_by(s.source))).scalars().all()
+    )
+    names, opened, iso_ = _STATUS_OF_CODE, _OPEN_OF_CODE, iso
+    for source in sources:
+        async for part in _driver_batches(session, query.where(s.source == source), batch):
+            if with_rating:
+                yield [
+                    (source, t, iso_(c), names[k] or x, p, a, o, e, w, h, f, r, u, n, opened[k], g)
+                    for t, c, k, x, p, a, o, e, w, h, f, r, u, n, g in part
+                ]
+            else:
+                yield [
+                    (source, t, iso_(c), names[k] or x, p, a, o, e, w, h, f, r, u, n, opened[k])
+                    for t, c, k, x, p, a, o, e, w, h, f, r, u, n in part
+                ]
 
 
 async def iter_rows(session: AsyncSession, **options: Any) -> AsyncIterator[tuple[Any, ...]]:
