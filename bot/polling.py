@@ -12,12 +12,15 @@ update id and dialogue steps ignore an update id they have seen.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Iterable
+import logging
+from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from telegram import Update
 from telegram.error import NetworkError
 from telegram.ext import Application, ExtBot
+
+log = logging.getLogger(__name__)
 
 # How long a getUpdates waits for the previous batch; past it, PTB's polling loop retries.
 PROCESSING_WAIT_SECONDS = 30
@@ -67,11 +70,30 @@ class AcknowledgingBot(ExtBot):
 
 
 class AcknowledgingApplication(Application):
-    """Reports each processed update to the bot's acknowledgements."""
+    """Reports each processed update to the bot's acknowledgements.
+
+    It also sees every update end, whatever the handlers did: `at_end` registers what must run
+    then (the guard's unit of work is committed and closed there when no handler took it).
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._at_end: dict[int, Callable[[], Awaitable[None]]] = {}
+
+    def at_end(self, update: object, callback: Callable[[], Awaitable[None]]) -> None:
+        """Run `callback` once `update` has been processed (it is alive until then: keyed by id)."""
+        self._at_end[id(update)] = callback
 
     async def process_update(self, update: object) -> None:
         try:
             await super().process_update(update)
         finally:
-            if isinstance(update, Update) and isinstance(self.bot, AcknowledgingBot):
-                self.bot.acks.processed(update.update_id)
+            try:
+                finish = self._at_end.pop(id(update), None)
+                if finish is not None:
+                    await finish()
+            except Exception:
+                log.exception("update %s: finishing failed", getattr(update, "update_id", None))
+            finally:
+                if isinstance(update, Update) and isinstance(self.bot, AcknowledgingBot):
+                    self.bot.acks.processed(update.update_id)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -37,6 +38,10 @@ class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
         super().__init__(application=application, chat_id=chat_id, user_id=user_id)
         self._actor: Actor | None = None
         self._session: AsyncSession | None = None
+        # The update's unit of work, opened by the guard and not yet taken by a handler.
+        self._unit: AsyncSession | None = None
+        # Re-applies the guard's own writes (users.touch) after the handler rolled back.
+        self.redo_guard: Callable[[AsyncSession], Awaitable[object]] | None = None
         self.dialogue: dict[str, Any] = {}
         self.mail_queued = False
 
@@ -55,6 +60,22 @@ class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
         if self._session is None:
             raise RuntimeError("no unit of work is open: decorate the handler")
         return self._session
+
+    def open_unit(self, session: AsyncSession) -> None:
+        """The guard's session becomes the update's one transaction (see handlers/framework)."""
+        self._unit = session
+
+    def take_unit(self) -> AsyncSession | None:
+        """The open unit of work, now the caller's to commit and close (None if there is none)."""
+        session, self._unit = self._unit, None
+        return session
+
+    async def end_unit(self) -> None:
+        """Commit and close the unit of work if no handler took it (refused or unhandled)."""
+        session = self.take_unit()
+        if session is not None:
+            async with session:
+                await session.commit()
 
     @property
     def resources(self) -> Resources:

@@ -1,5 +1,8 @@
 """How every handler runs: one transaction per update, committed before anyone is answered.
 
+The transaction is the one the guard opened for the update (its users.touch comes first), so
+an update costs one commit; a handler run without the guard (a dialogue's timeout) opens its own.
+
 A handler returns what to say (`Reply`, `Answer`, `Edit`); the wrapper commits first and
 only then talks to Telegram, so nothing is promised that was not stored. A `ServiceError`
 rolls the whole action back and its message is the answer. Dialogue steps (`step`) also
@@ -15,6 +18,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
@@ -132,23 +136,46 @@ def refusal(update: Update, error: ServiceError) -> Reply | Answer:
     return Reply(esc(error.message))
 
 
+Redo = Callable[[AsyncSession], Awaitable[object]]
+
+
+def _unit_of(context: HelpdeskContext) -> tuple[AsyncSession, Redo | None]:
+    """The update's transaction, opened by the guard (with its users.touch), or a new one;
+    and what re-applies the guard's writes after a rollback (None for a new one)."""
+    unit = context.take_unit()
+    if unit is None:
+        return context.resources.session_factory(), None
+    return unit, context.redo_guard
+
+
+async def _roll_back(session: AsyncSession, redo: Redo | None) -> None:
+    """Undo the handler's work, keeping what the guard wrote (who wrote, when) committed."""
+    await session.rollback()
+    if redo is not None:
+        await redo(session)
+        await session.commit()
+
+
 def action(func: Handler) -> Callable[[Update, HelpdeskContext], Awaitable[None]]:
     """Run a handler in its own transaction, then say what it returned."""
 
     @functools.wraps(func)
     async def wrapper(update: Update, context: HelpdeskContext) -> None:
-        async with context.resources.session_factory() as session:
+        session, redo = _unit_of(context)
+        async with session:
             context._session = session
             try:
                 result = await func(update, context)
                 await session.commit()
             except ServiceError as error:
-                await session.rollback()
+                await _roll_back(session, redo)
                 result = refusal(update, error)
             finally:
                 context._session = None
-        after_commit(context)
-        await say(update, context, result)
+        try:
+            await say(update, context, result)
+        finally:
+            after_commit(context)
 
     return wrapper
 
@@ -161,7 +188,8 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
         async def wrapper(update: Update, context: HelpdeskContext) -> object:
             chat_id, user_id = update.effective_chat.id, update.effective_user.id
             key = {"name": dialogue, "chat_id": chat_id, "user_id": user_id}
-            async with context.resources.session_factory() as session:
+            session, redo = _unit_of(context)
+            async with session:
                 context._session = session
                 try:
                     row = await dialogues.load(session, **key)
@@ -175,12 +203,14 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
                         await _store(session, key, outcome, context, update.update_id)
                     await session.commit()
                 except ServiceError as error:
-                    await session.rollback()
+                    await _roll_back(session, redo)
                     outcome = Step(None, [refusal(update, error)])
                 finally:
                     context._session = None
-            after_commit(context)
-            await say(update, context, outcome.say)
+            try:
+                await say(update, context, outcome.say)
+            finally:
+                after_commit(context)
             return outcome.state
 
         return wrapper
@@ -204,7 +234,8 @@ async def _store(session, key, outcome: Step, context: HelpdeskContext, update_i
 
 
 def after_commit(context: HelpdeskContext) -> None:
-    """Wake the senders for whatever the transaction queued."""
+    """Wake the senders for whatever the transaction queued (after the answer was said, so
+    the chat sees the answer before the notices its own update queued)."""
     context.bot_data.delivery.kick()
     if context.mail_queued:
         context.mail_queued = False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
@@ -44,7 +45,8 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         if verdict is flood.Verdict.WARN:
             await _tell(update, context, flood.SLOW_DOWN)
         raise ApplicationHandlerStop  # before any work: nothing read, nothing stored
-    async with context.resources.session_factory() as session:
+
+    async def touch(session: AsyncSession) -> bool:
         user, menu_changed = await users.touch(
             session,
             telegram_id=tg_user.id,
@@ -52,12 +54,28 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
             language=tg_user.language_code,
             is_admin=is_admin,
         )
-        await session.commit()
         context.actor = users.actor_of(user, is_admin=is_admin)
+        return menu_changed
+
+    # The update's one transaction: the handler (`action`, `step`) takes it and commits the
+    # touch with its own work; if none does, it is committed when the update ends.
+    session = context.resources.session_factory()
+    end = getattr(context.application, "at_end", None)
+    if end is None:  # an Application that cannot tell us when the update ends: commit now
+        async with session:
+            menu_changed = await touch(session)
+            await session.commit()
+    else:
+        context.open_unit(session)
+        end(update, context.end_unit)
+        context.redo_guard = touch
+        menu_changed = await touch(session)
     limiter.set_staff(tg_user.id, context.actor.is_staff)
+    refusal = _refusal(update, context)
+    if menu_changed or refusal is not None:
+        await context.end_unit()  # stored before anything is said (rare: new user, refusal)
     if menu_changed and context.actor.is_staff:
         await menus.set_menu(context.bot, tg_user.id, context.actor.role)
-    refusal = _refusal(update, context)
     if refusal is not None:
         await _tell(update, context, refusal)
         raise ApplicationHandlerStop
