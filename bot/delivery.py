@@ -2,8 +2,9 @@
 
 A pass takes the pending rows in id order; a chat whose oldest pending row is not yet due
 (or fails now) keeps all its later rows waiting, so a chat's order always holds. Chats are
-served concurrently. Each sent part is committed before the next, so a crash resends at most
-the one part whose answer was lost.
+served concurrently. Each sent part is committed before its chat's next part (parts of
+different chats confirmed at the same time share one transaction), so a crash resends at most
+one part per chat: the one whose answer was lost.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, insert, select, update
+from sqlalchemy import bindparam, func, insert, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -62,6 +63,7 @@ class DeliverySender:
         self._wakeup: asyncio.TimerHandle | None = None
         self._wakeup_at: float | None = None
         self._closed = False
+        self._confirmations = _Confirmations(session_factory)
 
     def kick(self) -> None:
         """Start a pass now, or another one right after the running pass."""
@@ -116,6 +118,7 @@ class DeliverySender:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        await self._confirmations.drain()  # a part that went out is stored before we stop
 
     async def sweep(self) -> int:
         """Send every due row; returns how many rows were delivered."""
@@ -203,23 +206,14 @@ class DeliverySender:
             await self._part_sent(row, sent.message_id, done=last)
 
     async def _part_sent(self, row: Delivery, message_id: int, *, done: bool) -> None:
+        """Store that a part went out; the chat's next part waits until this is committed."""
         row.parts_sent += 1
         row.attempts += 1
-        async with self._sessions() as session:
-            values: dict[str, object] = {"parts_sent": row.parts_sent, "attempts": row.attempts}
-            if row.sent_message_id is None:
-                values["sent_message_id"] = row.sent_message_id = message_id
-            if done:
-                values.update(status=SENT, sent_at=utcnow(), last_error=None)
-                row.status = SENT
-            await session.execute(update(Delivery).where(Delivery.id == row.id).values(**values))
-            if row.ticket_id is not None:
-                await session.execute(
-                    insert(ChatMessageRef).values(
-                        chat_id=row.chat_id, telegram_message_id=message_id, ticket_id=row.ticket_id
-                    )
-                )
-            await session.commit()
+        if row.sent_message_id is None:
+            row.sent_message_id = message_id
+        if done:
+            row.status = SENT
+        await self._confirmations.confirm(row, message_id, done=done)
 
     async def _postpone(self, row: Delivery, wait: timedelta, error: str, *, failed: bool) -> None:
         row.attempts += int(failed)
@@ -247,6 +241,87 @@ class DeliverySender:
             await session.execute(
                 update(User).where(User.telegram_id == chat_id).values(blocked_at=utcnow())
             )
+            await session.commit()
+
+
+class _Confirmations:
+    """Confirmations of sent parts, committed in groups: one transaction for whatever parts of
+    different chats were confirmed while the previous transaction ran.
+
+    Each caller waits until its own confirmation is committed and only then sends its chat's
+    next part, so a crash still leaves at most one sent-but-unconfirmed part per chat (the
+    one Telegram accepted while the process died: resent, counted as a duplicate, never lost).
+    """
+
+    _table = Delivery.__table__
+    _refs = ChatMessageRef.__table__
+    _progress = (
+        update(_table)
+        .where(_table.c.id == bindparam("b_id"))
+        .values(
+            parts_sent=bindparam("b_parts_sent"),
+            attempts=bindparam("b_attempts"),
+            sent_message_id=bindparam("b_sent_message_id"),
+        )
+    )
+
+    def __init__(self, session_factory: SessionFactory) -> None:
+        self._sessions = session_factory
+        self._waiting: list[tuple[Delivery, int, bool, asyncio.Future[None]]] = []
+        self._task: asyncio.Task[None] | None = None
+
+    async def confirm(self, row: Delivery, message_id: int, *, done: bool) -> None:
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._waiting.append((row, message_id, done, future))
+        if self._task is None or self._task.done():
+            self._task = asyncio.create_task(self._write_all(), name="delivery-confirmations")
+        await future
+
+    async def drain(self) -> None:
+        if self._task is not None:
+            await asyncio.shield(self._task)
+
+    async def _write_all(self) -> None:
+        while self._waiting:
+            batch, self._waiting = self._waiting, []
+            try:
+                await self._write(batch)
+            except Exception as error:  # the callers' passes fail; their rows stay pending
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_exception(error)
+            else:
+                for *_, future in batch:
+                    if not future.done():
+                        future.set_result(None)
+
+    async def _write(self, batch: list[tuple[Delivery, int, bool, asyncio.Future[None]]]) -> None:
+        progress = [
+            {
+                "b_id": row.id,
+                "b_parts_sent": row.parts_sent,
+                "b_attempts": row.attempts,
+                "b_sent_message_id": row.sent_message_id,
+            }
+            for row, _, _, _ in batch
+        ]
+        finished = [{"b_id": row.id} for row, _, done, _ in batch if done]
+        refs = [
+            {"chat_id": row.chat_id, "telegram_message_id": message_id, "ticket_id": row.ticket_id}
+            for row, message_id, _, _ in batch
+            if row.ticket_id is not None
+        ]
+        async with self._sessions() as session:
+            await session.execute(self._progress, progress)
+            if finished:
+                await session.execute(
+                    update(self._table)
+                    .where(self._table.c.id == bindparam("b_id"))
+                    .values(status=SENT, sent_at=utcnow(), last_error=None),
+                    finished,
+                )
+            if refs:
+                await session.execute(insert(self._refs), refs)
             await session.commit()
 
 
