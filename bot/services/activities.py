@@ -9,8 +9,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import case, insert, literal, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm.util import identity_key
 
 from bot.clock import utcnow_seconds
 from bot.reports import metrics
@@ -34,6 +35,10 @@ _TIME_FIELDS = frozenset(
 )
 
 
+# Keys whose presence changes more of the summary than its count, last time and first response.
+_SUMMARY_KEYS = ("status", "priority", "agent_id", "requester", "rating")
+
+
 async def record(
     session: AsyncSession,
     *,
@@ -43,42 +48,109 @@ async def record(
     performer_type: str = USER,
     at: datetime | None = None,
     source: str = TELEGRAM,
-) -> Activity:
+) -> None:
     """Write one activity of a ticket; `performer_id` is a Telegram user id (None for jobs)."""
-    row = Activity(
+    performed_at = (at or utcnow_seconds()).replace(microsecond=0)
+    await session.execute(
+        insert(_ACTIVITIES).values(
+            source=source,
+            ticket_id=ticket_id,
+            performed_at=performed_at,
+            performer_type=performer_type,
+            performer_id=performer_id,
+            activity=activity,
+        )
+    )
+    if await _append(
+        session, source, ticket_id, performed_at, performer_type, performer_id, activity
+    ):
+        return
+    await _update_summary(
+        session,
         source=source,
         ticket_id=ticket_id,
-        performed_at=(at or utcnow_seconds()).replace(microsecond=0),
+        at=to_micros(performed_at),
         performer_type=performer_type,
         performer_id=performer_id,
         activity=activity,
     )
-    session.add(row)
-    await session.flush()
-    await _update_summary(session, row)
-    return row
 
 
-async def _update_summary(session: AsyncSession, row: Activity) -> None:
+_ACTIVITIES = Activity.__table__
+_SUMMARIES = TicketSummary.__table__
+
+
+async def _append(
+    session: AsyncSession,
+    source: str,
+    ticket_id: int,
+    performed_at: datetime,
+    performer_type: str,
+    performer_id: int | None,
+    activity: dict[str, Any],
+) -> bool:
+    """The common case in one UPDATE: an activity that only adds to the end of the history
+    (no status, priority, agent, requester or rating; not earlier than the last one) changes
+    the count, the last time and perhaps the first response, exactly as metrics.apply would.
+
+    False when it does not apply (or the row is already loaded in the session, which the
+    UPDATE would leave stale): the caller takes the general path.
+    """
+    if any(activity.get(key) is not None for key in _SUMMARY_KEYS):
+        return False
+    if identity_key(TicketSummary, (source, ticket_id)) in session.identity_map:
+        return False
+    s = _SUMMARIES.c
+    at = literal(performed_at, s.last_at.type)  # a Timestamp (microseconds), also inside CASE
+    values: dict[str, Any] = {"activity_count": s.activity_count + 1, "last_at": at}
+    if performer_type != metrics.SYSTEM and metrics.is_public_note(activity):
+        # metrics.apply: not the first activity (the row exists, so the count is above 0),
+        # no first response yet, and not written by the requester.
+        responds = s.first_response_at.is_(None)
+        if performer_id is not None:
+            responds &= or_(s.requester.is_(None), s.requester != performer_id)
+        values["first_response_at"] = case((responds, at), else_=s.first_response_at)
+    result = await session.execute(
+        update(_SUMMARIES)
+        .where(
+            s.source == source,
+            s.ticket_id == ticket_id,
+            s.last_at <= at,
+            s.activity_count > 0,
+        )
+        .values(values)
+    )
+    return result.rowcount == 1
+
+
+async def _update_summary(
+    session: AsyncSession,
+    *,
+    source: str,
+    ticket_id: int,
+    at: int,
+    performer_type: str,
+    performer_id: int | None,
+    activity: dict[str, Any],
+) -> None:
     """Fold the new activity into the ticket's summary, or recompute the ticket when the
     activity is out of order or names a different requester (both change earlier answers)."""
-    summary = await session.get(TicketSummary, (row.source, row.ticket_id))
-    at = to_micros(row.performed_at)
-    requester = row.activity.get("requester")
+    summary = await session.get(TicketSummary, (source, ticket_id))
+    requester = activity.get("requester")
     if (
         summary is None
         or at < to_micros(summary.last_at)
         or (requester is not None and int(requester) != summary.requester)
     ):
-        await recompute(session, source=row.source, ticket_id=row.ticket_id, summary=summary)
+        await recompute(session, source=source, ticket_id=ticket_id, summary=summary)
         return
     state = state_of(summary)
     metrics.apply(
         state,
         at=at,
-        performer_type=row.performer_type,
-        performer_id=row.performer_id,
-        activity=row.activity,
+        performer_type=performer_type,
+        performer_id=performer_id,
+        activity=activity,
         requester=state.requester,
     )
     _store(summary, state)

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Delivery
@@ -27,7 +28,7 @@ async def queue_text(
     text: str,
     ticket_id: int | None = None,
     buttons: Buttons | None = None,
-) -> Delivery:
+) -> None:
     """Queue an HTML notice (already escaped) for a chat; `buttons` rows of (label, data)."""
     payload: dict[str, Any] = {"type": "text", "text": text}
     if buttons:
@@ -43,7 +44,7 @@ async def queue_relay_text(
     body: str,
     ticket_id: int | None,
     message_id: int | None,
-) -> Delivery:
+) -> None:
     """Queue a plain text under a bold header line such as `#5 · Alice` (split if long)."""
     payload = {"type": "text", "header": header, "body": body}
     return await _queue(session, chat_id, payload, ticket_id, message_id)
@@ -59,7 +60,7 @@ async def queue_relay_copy(
     caption: str | None,
     ticket_id: int,
     message_id: int,
-) -> Delivery:
+) -> None:
     """Queue a copy of a media message; the header (if any) starts its caption."""
     payload: dict[str, Any] = {
         "type": "copy",
@@ -78,8 +79,13 @@ async def _queue(
     payload: dict[str, Any],
     ticket_id: int | None,
     message_id: int | None,
-) -> Delivery:
-    row = Delivery(chat_id=chat_id, payload=payload, ticket_id=ticket_id, message_id=message_id)
-    session.add(row)
-    await session.flush()
-    return row
+) -> None:
+    # Core, not the ORM: nothing reads the row back in this transaction (the sender selects it).
+    await session.execute(
+        insert(_DELIVERIES).values(
+            chat_id=chat_id, payload=payload, ticket_id=ticket_id, message_id=message_id
+        )
+    )
+
+
+_DELIVERIES = Delivery.__table__

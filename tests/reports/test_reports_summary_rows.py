@@ -3,6 +3,7 @@ the bulk window-function SQL after every kind of change; Telegram tickets report
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -142,3 +143,42 @@ async def test_record_note_privacy_decides_first_response(factory, private: bool
         await _check(session, "telegram", 5)
         summary = await session.get(TicketSummary, ("telegram", 5))
     assert (summary.first_response_at is None) is private
+
+
+@pytest.mark.parametrize("seed", range(6))
+async def test_record_appends_in_one_update_keep_summary_exact(factory, seed: int) -> None:
+    """Notes appended at the end take record()'s one-UPDATE path (the summary row is not loaded
+    in the session); mixed with changes, ties and late activities it still equals the
+    recomputation after every step."""
+    rng = random.Random(seed)
+    requester = rng.choice([CUSTOMER, None])
+    first = {"status": "Open"} | ({"requester": requester} if requester else {})
+    notes = [{"id": 1, "type": 1}, {"id": 2, "type": 2, "private": True}, {"id": 3, "type": 2}]
+    async with factory() as session, session.begin():
+        at = T0
+        await activities.record(session, ticket_id=6, activity=first, performer_id=CUSTOMER, at=at)
+        for _ in range(60):
+            at += timedelta(seconds=rng.choice([0, 0, 1, 45]))
+            when = at - timedelta(seconds=90) if rng.random() < 0.05 else at  # now and then late
+            performer, kind = rng.choice(
+                [(CUSTOMER, "user"), (AGENT, "user"), (None, "system"), (None, "user")]
+            )
+            roll = rng.random()
+            if roll < 0.75:
+                activity = {"note": rng.choice(notes)}
+            elif roll < 0.9:
+                activity = {"status": rng.choice(["Open", "Pending", "Resolved"])}
+            else:
+                activity = {"priority": rng.randint(1, 4)}
+            await activities.record(
+                session,
+                ticket_id=6,
+                activity=activity,
+                performer_id=performer,
+                performer_type=kind,
+                at=when,
+            )
+            if rng.random() < 0.3:
+                await _check(session, "telegram", 6)
+                session.expunge_all()  # not loaded again: the next append takes the UPDATE
+        await _check(session, "telegram", 6)
