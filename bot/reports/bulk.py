@@ -15,6 +15,7 @@ from sqlalchemy import (
     MetaData,
     String,
     Table,
+    Text,
     and_,
     case,
     cast,
@@ -69,6 +70,8 @@ def _last_given(key: str):
         .where(
             a.c.source == scope.c.source,
             a.c.ticket_id == scope.c.ticket_id,
+            # a cheap test of the text first: most activities do not name the key at all
+            cast(a.c.activity, Text).like(f'%"{key}"%'),
             a.c.activity[key].as_string().is_not(None),
         )
         .order_by(a.c.performed_at.desc(), a.c.id.desc())

@@ -19,9 +19,12 @@ _DATE = re.compile(
     re.IGNORECASE,
 )
 _STATUS_BY_KEY = {" ".join(s.lower().split()): s for s in STATUSES}
+_STATUS_SET = frozenset(STATUSES)
 _PRIORITY_NAMES = {"low": 1, "medium": 2, "high": 3, "urgent": 4}
 _TOP_KEYS = ("performer_type", "performer_id", "ticket_id", "performed_at", "activity")
+_TOP_KEY_SET = frozenset(_TOP_KEYS)
 PERFORMER_TYPE_MAX = 16  # activities.performer_type
+_PERFORMER_TYPES = frozenset({"user", "system", "agent", "contact"})  # as they are stored
 STATUS_MAX = 64  # ticket_summaries.status
 EXTRA = "_record"  # unknown top-level keys of a record, kept inside its activity document
 
@@ -132,16 +135,16 @@ def _bool(value: Any, field: str) -> bool:
 
 def _normalize_activity(doc: dict[str, Any]) -> dict[str, Any]:
     out = dict(doc)
-    if out.get("status") is not None:
-        status = out["status"]
+    status = out.get("status")
+    if status is not None and (type(status) is not str or status not in _STATUS_SET):
         if not isinstance(status, str) or not status.strip():
             raise RecordError("activity.status", f"expected a status name, got {status!r}")
         key = " ".join(status.lower().split())
         out["status"] = _STATUS_BY_KEY.get(key, " ".join(status.split()))
         if len(out["status"]) > STATUS_MAX:  # the summary's column size (PostgreSQL enforces it)
             raise RecordError("activity.status", f"longer than {STATUS_MAX} characters")
-    if out.get("priority") is not None:
-        value = out["priority"]
+    value = out.get("priority")
+    if value is not None and not (type(value) is int and 1 <= value <= 4):
         if isinstance(value, str) and value.strip().lower() in _PRIORITY_NAMES:
             priority = _PRIORITY_NAMES[value.strip().lower()]
         else:
@@ -150,8 +153,9 @@ def _normalize_activity(doc: dict[str, Any]) -> dict[str, Any]:
             raise RecordError("activity.priority", f"expected 1–4, got {value!r}")
         out["priority"] = priority
     for key in ("requester", "agent_id"):
-        if out.get(key) is not None:
-            out[key] = _int(out[key], f"activity.{key}")
+        value = out.get(key)
+        if value is not None and type(value) is not int:
+            out[key] = _int(value, f"activity.{key}")
     if out.get("rating") is not None:
         rating = _int(out["rating"], "activity.rating")
         if not 1 <= rating <= 5:
@@ -163,8 +167,9 @@ def _normalize_activity(doc: dict[str, Any]) -> dict[str, Any]:
             raise RecordError("activity.note", f"expected an object, got {note!r}")
         note = dict(note)
         for key in ("id", "type"):
-            if note.get(key) is not None:
-                note[key] = _int(note[key], f"activity.note.{key}")
+            value = note.get(key)
+            if value is not None and type(value) is not int:
+                note[key] = _int(value, f"activity.note.{key}")
         if "private" in note:
             note["private"] = _bool(note["private"], "activity.note.private")
         out["note"] = note
@@ -179,29 +184,38 @@ def parse_record(record: Any) -> tuple[int, int, str, int | None, dict[str, Any]
     for key in ("ticket_id", "performed_at", "activity"):
         if record.get(key) is None:
             raise RecordError(key, "missing")
-    ticket_id = _int(record["ticket_id"], "ticket_id")
+    ticket_id = record["ticket_id"]
+    if type(ticket_id) is not int:
+        ticket_id = _int(ticket_id, "ticket_id")
     at = parse_date(record["performed_at"])
     performer_type = record.get("performer_type")
     if performer_type is None:
         performer_type = "user"
-    if not isinstance(performer_type, str) or not performer_type.strip():
-        raise RecordError("performer_type", f"expected a string, got {performer_type!r}")
-    performer_type = performer_type.strip().lower()
-    if len(performer_type) > PERFORMER_TYPE_MAX:  # the column's size (PostgreSQL enforces it)
-        raise RecordError("performer_type", f"longer than {PERFORMER_TYPE_MAX} characters")
-    performer_id = _int(record.get("performer_id"), "performer_id", optional=True)
+    # the usual values are already stripped, in lower case and short
+    if type(performer_type) is not str or performer_type not in _PERFORMER_TYPES:
+        if not isinstance(performer_type, str) or not performer_type.strip():
+            raise RecordError("performer_type", f"expected a string, got {performer_type!r}")
+        performer_type = performer_type.strip().lower()
+        if len(performer_type) > PERFORMER_TYPE_MAX:  # the column's size (PostgreSQL enforces it)
+            raise RecordError("performer_type", f"longer than {PERFORMER_TYPE_MAX} characters")
+    performer_id = record.get("performer_id")
+    if performer_id is not None and type(performer_id) is not int:
+        performer_id = _int(performer_id, "performer_id")
     doc = record["activity"]
     if not isinstance(doc, dict):
         raise RecordError("activity", f"expected an object, got {doc!r}")
     activity = _normalize_activity(doc)
-    extra = {k: v for k, v in record.items() if k not in _TOP_KEYS}
-    if extra:
-        activity[EXTRA] = extra
+    if not record.keys() <= _TOP_KEY_SET:
+        activity[EXTRA] = {k: v for k, v in record.items() if k not in _TOP_KEY_SET}
     return ticket_id, at, performer_type, performer_id, activity
 
 
+# one encoder for every document (json.dumps with options builds a new one per call)
+_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
 def dumps(doc: Any) -> str:
-    return json.dumps(doc, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return _ENCODER.encode(doc)
 
 
 def import_key(

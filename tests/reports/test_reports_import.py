@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import func, select
 
+from bot.reports.freshdesk import RecordError, parse_record
 from storage.models import Activity, TicketSummary
 from tests.reports.conftest import rec, run_cli, write_export
 from tests.support import databases
@@ -165,3 +166,43 @@ def test_import_tolerates_whitespace_strings_and_keeps_unknown_keys(
     # +0100: the note is 59 min 30 s *before* the creation in UTC, so it sorts first
     assert row["created_at"] == "2024-03-01T09:00:30Z"
     assert row["first_response"] is None and row["priority"] == 4
+
+
+@pytest.mark.parametrize(
+    ("field", "record"),
+    [
+        ("activity.status", {"activity": {"status": {"a": 1}}}),
+        ("activity.status", {"activity": {"status": ["Open"]}}),
+        ("performer_type", {"performer_type": ["user"]}),
+        ("performer_type", {"performer_type": 1}),
+        ("ticket_id", {"ticket_id": True}),
+        ("performer_id", {"performer_id": False}),
+        ("activity.priority", {"activity": {"priority": True}}),
+        ("activity.priority", {"activity": {"priority": 5}}),
+        ("activity.requester", {"activity": {"requester": True}}),
+        ("activity.note.id", {"activity": {"note": {"id": True}}}),
+    ],
+)
+def test_parse_record_refuses_odd_values_by_field(field: str, record: dict) -> None:
+    good = {"ticket_id": 1, "performed_at": "01-03-2024 10:00:00 +0000", "activity": {}}
+    with pytest.raises(RecordError) as caught:
+        parse_record(good | record)
+    assert caught.value.field == field
+
+
+def test_parse_record_normalizes_and_keeps_unknown_keys() -> None:
+    record = {
+        "ticket_id": " 7 ",
+        "performed_at": "01-03-2024 10:00:00 +0100",
+        "performer_type": " System ",
+        "performer_id": "9",
+        "activity": {"status": " waiting  for customer ", "priority": "high", "agent_id": 3.0},
+        "extra": 1,
+    }
+    assert parse_record(record) == (
+        7,
+        1709283600 * 1_000_000,
+        "system",
+        9,
+        {"status": "Waiting for Customer", "priority": 3, "agent_id": 3, "_record": {"extra": 1}},
+    )
