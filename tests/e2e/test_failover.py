@@ -12,10 +12,10 @@ from sqlalchemy import select, text
 from bot.leader import lock_key
 from bot.standin import BotApiStandin
 from storage.models import EmailOutbox, JobRun
-from tests.e2e.processes import Bot, texts, ticket_assigned_to_agent
+from tests.e2e.processes import texts, ticket_assigned_to_agent
 from tests.support import databases
 from tests.support.harness import BOT_USERNAME, TOKEN
-from tests.support.process import ROOT, bot_environment
+from tests.support.process import ROOT, BotProcess, bot_environment
 
 STANDBY = "standby: another bot process holds the leader lock"
 TOOK_OVER = "took over: the active bot process is gone"
@@ -53,13 +53,13 @@ async def test_standby_takes_over_after_sigkill_without_doubles(tmp_path) -> Non
     url = databases.database_url(tmp_path)
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
         env = bot_environment(standin, url, REQUIRE_EMAIL_VERIFICATION="false")
-        active = Bot(standin, env, tmp_path / "active.log")
-        standby = Bot(standin, env, tmp_path / "standby.log")
-        late = Bot(standin, env, tmp_path / "late.log")
-        await active.launch()
+        active = BotProcess(standin, env, tmp_path / "active.log")
+        standby = BotProcess(standin, env, tmp_path / "standby.log")
+        late = BotProcess(standin, env, tmp_path / "late.log")
+        await active.start()
         try:
             assert "holding the leader lock" in active.log()
-            await standby.launch(STANDBY)
+            await standby.start(STANDBY)
             alice, agent = await ticket_assigned_to_agent(standin)
             await alice.send("Before the takeover")
             await agent.receive_text("Before the takeover")
@@ -80,7 +80,7 @@ async def test_standby_takes_over_after_sigkill_without_doubles(tmp_path) -> Non
             await agent.receive_text("After the takeover", timeout=10)
 
             # A third process finds the new active one and waits; SIGTERM ends it at once.
-            await late.launch(STANDBY)
+            await late.start(STANDBY)
             status, stopped_in = await late.signal(signal.SIGTERM)
             assert (status, stopped_in < 5) == (0, True), late.log()[-2000:]
 
@@ -112,11 +112,11 @@ async def test_active_that_loses_its_lock_connection_stops_and_standby_takes_ove
     url = databases.database_url(tmp_path)
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
         env = bot_environment(standin, url, REQUIRE_EMAIL_VERIFICATION="false")
-        active = Bot(standin, env, tmp_path / "active.log")
-        standby = Bot(standin, env, tmp_path / "standby.log")
-        await active.launch()
+        active = BotProcess(standin, env, tmp_path / "active.log")
+        standby = BotProcess(standin, env, tmp_path / "standby.log")
+        await active.start()
         try:
-            await standby.launch(STANDBY)
+            await standby.start(STANDBY)
             # The server ends the lock's session, as after a network cut noticed by keepalive.
             databases.fetch(
                 url,

@@ -10,10 +10,10 @@ from sqlalchemy import select
 
 from bot.standin import BotApiStandin
 from storage.models import Delivery, EmailOutbox, Message
-from tests.e2e.processes import AGENT_ID, Bot, texts, ticket_assigned_to_agent
+from tests.e2e.processes import AGENT_ID, texts, ticket_assigned_to_agent
 from tests.support import databases
 from tests.support.harness import BOT_USERNAME, TOKEN
-from tests.support.process import bot_environment
+from tests.support.process import BotProcess, bot_environment
 
 pytestmark = pytest.mark.slow
 
@@ -25,8 +25,8 @@ def environment(standin: BotApiStandin, url: str) -> dict[str, str]:
 async def test_sigterm_while_a_delivery_hangs_exits_and_keeps_it_pending(tmp_path) -> None:
     url = databases.database_url(tmp_path)
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
-        bot = Bot(standin, environment(standin, url), tmp_path / "bot.log")
-        await bot.launch()
+        bot = BotProcess(standin, environment(standin, url), tmp_path / "bot.log")
+        await bot.start()
         try:
             alice, agent = await ticket_assigned_to_agent(standin)
 
@@ -46,7 +46,7 @@ async def test_sigterm_while_a_delivery_hangs_exits_and_keeps_it_pending(tmp_pat
             assert held == ["pending"]
 
             standin.faults.clear()
-            await bot.launch()
+            await bot.start()
             await agent.receive_text("Are you there?", timeout=15)
             await asyncio.sleep(0.5)
         finally:
@@ -57,8 +57,8 @@ async def test_sigterm_while_a_delivery_hangs_exits_and_keeps_it_pending(tmp_pat
 async def test_ctrl_c_right_after_a_message_loses_and_doubles_nothing(tmp_path) -> None:
     url = databases.database_url(tmp_path)
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
-        bot = Bot(standin, environment(standin, url), tmp_path / "bot.log")
-        await bot.launch()
+        bot = BotProcess(standin, environment(standin, url), tmp_path / "bot.log")
+        await bot.start()
         try:
             alice, agent = await ticket_assigned_to_agent(standin)
             for number in range(1, 6):
@@ -71,7 +71,7 @@ async def test_ctrl_c_right_after_a_message_loses_and_doubles_nothing(tmp_path) 
             unacknowledged = {u["message"].get("text") for u in standin.pending_updates}
             assert {f"Update {n}" for n in range(1, 6)} <= stored | unacknowledged
 
-            await bot.launch()
+            await bot.start()
             await agent.wait_until(
                 lambda inbox: sum("Update 5" in (m.get("text") or "") for m in inbox), timeout=15
             )
@@ -102,8 +102,8 @@ async def test_sigterm_while_a_mail_server_hangs_exits_within_10_s_mail_still_qu
             SMTP_PORT=str(port),
             SMTP_STARTTLS="false",
         )
-        bot = Bot(standin, env, tmp_path / "bot.log")
-        await bot.launch()
+        bot = BotProcess(standin, env, tmp_path / "bot.log")
+        await bot.start()
         try:
             alice = standin.user(1001, first_name="Alice")
             await alice.send("/start")

@@ -13,10 +13,10 @@ from sqlalchemy import func, select
 from bot.runner import webhook_path
 from bot.standin import BotApiStandin
 from storage.models import User
-from tests.e2e.processes import Bot, free_port, texts, ticket_assigned_to_agent
+from tests.e2e.processes import free_port, texts, ticket_assigned_to_agent
 from tests.support import databases
 from tests.support.harness import BOT_USERNAME, TOKEN
-from tests.support.process import bot_environment
+from tests.support.process import BotProcess, bot_environment
 
 SECRET = "s3cret_Token-42"
 MALLORY = 5555
@@ -58,8 +58,8 @@ async def test_webhook_serves_a_whole_exchange_and_refuses_forged_posts(tmp_path
             WEBHOOK_LISTEN="127.0.0.1",
             WEBHOOK_PORT=str(port),
         )
-        bot = Bot(standin, env, tmp_path / "bot.log")
-        await bot.launch()
+        bot = BotProcess(standin, env, tmp_path / "bot.log")
+        await bot.start()
         try:
             assert standin.webhook["url"] == hook
             assert standin.webhook["secret_token"] == SECRET

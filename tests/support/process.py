@@ -6,6 +6,7 @@ import asyncio
 import os
 import signal
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 from bot.standin import BotApiStandin
@@ -36,28 +37,52 @@ def bot_environment(standin: BotApiStandin, database_url: str, **extra: str) -> 
     return env
 
 
+STARTED = "Application started"
+
+
 class BotProcess:
-    """Start, SIGKILL and restart `python bot.py run` against a stand-in."""
+    """Start, signal, SIGKILL and restart `python bot.py run` against a stand-in."""
 
     def __init__(self, standin: BotApiStandin, env: dict[str, str], log_path: Path) -> None:
         self.standin = standin
         self.env = env
         self.log_path = log_path
         self.process: asyncio.subprocess.Process | None = None
+        self._log_from = 0
 
-    async def start(self, *, within: float = 20) -> None:
-        polls_before = self.standin.count("getUpdates")
+    async def start(self, ready: str = STARTED, *, within: float = 20) -> None:
+        """Start the process and wait until it logs `ready` (by default: it is running).
+
+        The Application logs that it started once its first getUpdates is on the way (the
+        stand-in counts a getUpdates only when it answers it, up to 10 s later); a standby
+        logs that it waits.
+        """
+        self._log_from = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = await asyncio.create_subprocess_exec(
             sys.executable, "bot.py", "run", cwd=ROOT, env=self.env, stdout=log, stderr=log
         )
         log.close()
+        await self.wait_for(self.logged(ready), within=within, what=f"logging {ready!r}")
+
+    async def wait_for(self, condition: Callable[[], bool], *, within: float, what: str) -> float:
+        """Seconds until `condition()` holds; fails if the process exits or time runs out."""
         loop = asyncio.get_running_loop()
-        deadline = loop.time() + within
-        while self.standin.count("getUpdates") <= polls_before:
-            if self.process.returncode is not None or loop.time() > deadline:
-                raise AssertionError(f"bot did not start:\n{self.log_path.read_text()[-3000:]}")
+        started = loop.time()
+        while not condition():
+            assert self.process is not None
+            if self.process.returncode is not None or loop.time() - started > within:
+                raise AssertionError(f"bot not {what} within {within}s:\n{self.log()[-3000:]}")
             await asyncio.sleep(0.05)
+        return loop.time() - started
+
+    def log(self) -> str:
+        """Everything the process logged, over all its starts."""
+        return self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
+
+    def logged(self, text: str) -> Callable[[], bool]:
+        """Whether the current start logged `text`."""
+        return lambda: text.encode() in self.log_path.read_bytes()[self._log_from :]
 
     async def kill(self) -> None:
         """SIGKILL: no shutdown code runs, as in a crash."""
@@ -65,7 +90,26 @@ class BotProcess:
         self.process.send_signal(signal.SIGKILL)
         await self.process.wait()
 
+    async def signal(
+        self, signum: int = signal.SIGTERM, *, within: float = 15
+    ) -> tuple[int, float]:
+        """Send `signum`; returns the exit status and the seconds the process took to exit."""
+        assert self.process is not None
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        self.process.send_signal(signum)
+        try:
+            status = await asyncio.wait_for(self.process.wait(), within)
+        except TimeoutError:
+            self.process.kill()
+            await self.process.wait()
+            raise AssertionError(
+                f"bot did not exit within {within}s:\n{self.log()[-3000:]}"
+            ) from None
+        return status, loop.time() - started
+
     async def stop(self) -> int:
+        """SIGTERM if still running (SIGKILL after 15 s); the exit status."""
         if self.process is None or self.process.returncode is not None:
             return self.process.returncode if self.process else 0
         self.process.send_signal(signal.SIGTERM)
