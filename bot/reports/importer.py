@@ -153,24 +153,19 @@ async def import_file(
             tickets = await _load(
                 session, path, result, skip_invalid, batch_size, progress, on_batch
             )
-            if result.records == 0 and not _has_activities_array(path):
-                raise ImportFailed(
-                    f"{path}: activities_data: missing (expected an array of records)"
-                )
-            if end_at is None and result.end_at is not None:
-                end_at = result.end_at  # no metadata.end_at: the file ends at its last activity
-            result.end_at = end_at
-            await bulk.open_scope(session)
-            rows = [
-                {"source": FRESHDESK, "ticket_id": t, "end_at": end_at} for t in sorted(tickets)
-            ]
-            for i in range(0, len(rows), batch_size):
-                await bulk.add_to_scope(session, rows[i : i + batch_size])
-            # with the cache still large: the new rows are uncommitted, so read from the cache
-            await bulk.recompute_scope(session)
         finally:
             if sqlite:
                 await session.execute(text("PRAGMA cache_size=-2000"))
+        if result.records == 0 and not _has_activities_array(path):
+            raise ImportFailed(f"{path}: activities_data: missing (expected an array of records)")
+        if end_at is None and result.end_at is not None:
+            end_at = result.end_at  # no metadata.end_at: the file ends at its last activity
+        result.end_at = end_at
+        await bulk.open_scope(session)
+        rows = [{"source": FRESHDESK, "ticket_id": t, "end_at": end_at} for t in sorted(tickets)]
+        for i in range(0, len(rows), batch_size):
+            await bulk.add_to_scope(session, rows[i : i + batch_size])
+        await bulk.recompute_scope(session)
         result.tickets = len(tickets)
         result.added = await _count(session) - before
         session.add(
