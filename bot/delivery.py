@@ -64,11 +64,19 @@ class DeliverySender:
         self._wakeup_at: float | None = None
         self._closed = False
         self._confirmations = _Confirmations(session_factory)
+        self._holds: set[asyncio.Future[None]] = set()  # answers to be said before a pass
 
-    def kick(self) -> None:
-        """Start a pass now, or another one right after the running pass."""
+    def kick(self, *, after: asyncio.Future[None] | None = None) -> None:
+        """Start a pass now, or another one right after the running pass.
+
+        With `after` (an update's answer being said), the next pass first waits for it, so a
+        chat sees that answer before the notices the same update queued.
+        """
         if self._closed:
             return
+        if after is not None and not after.done():
+            self._holds.add(after)
+            after.add_done_callback(self._holds.discard)
         if self._task is not None and not self._task.done():
             self._again = True
             return
@@ -79,6 +87,8 @@ class DeliverySender:
         while self._again:
             self._again = False
             try:
+                if self._holds:
+                    await asyncio.wait(list(self._holds))
                 await self.sweep()
             except Exception:
                 log.exception("delivery pass failed")

@@ -12,6 +12,7 @@ is what lets a dialogue survive a crash and ignore an update delivered twice.
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import logging
 import warnings
@@ -172,10 +173,11 @@ def action(func: Handler) -> Callable[[Update, HelpdeskContext], Awaitable[None]
                 result = refusal(update, error)
             finally:
                 context._session = None
+        said = after_commit(context)
         try:
             await say(update, context, result)
         finally:
-            after_commit(context)
+            said.set_result(None)
 
     return wrapper
 
@@ -207,10 +209,11 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
                     outcome = Step(None, [refusal(update, error)])
                 finally:
                     context._session = None
+            said = after_commit(context)
             try:
                 await say(update, context, outcome.say)
             finally:
-                after_commit(context)
+                said.set_result(None)
             return outcome.state
 
         return wrapper
@@ -233,13 +236,16 @@ async def _store(session, key, outcome: Step, context: HelpdeskContext, update_i
         )
 
 
-def after_commit(context: HelpdeskContext) -> None:
-    """Wake the senders for whatever the transaction queued (after the answer was said, so
-    the chat sees the answer before the notices its own update queued)."""
-    context.bot_data.delivery.kick()
+def after_commit(context: HelpdeskContext) -> asyncio.Future[None]:
+    """Wake the senders for whatever the transaction queued. Telegram deliveries wait for the
+    returned future, to be resolved once the answer was said: the chat sees the answer before
+    the notices its own update queued."""
+    said: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    context.bot_data.delivery.kick(after=said)
     if context.mail_queued:
         context.mail_queued = False
         context.bot_data.kick_email()
+    return said
 
 
 async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
