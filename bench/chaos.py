@@ -42,11 +42,9 @@ import argparse
 import asyncio
 import contextlib
 import os
-import platform
 import random
 import shutil
 import signal
-import sqlite3
 import sys
 import tempfile
 import time
@@ -61,6 +59,7 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 from sqlalchemy import func, select  # noqa: E402
 
+from bench.common import machine, write_section  # noqa: E402
 from bot.delivery import PENDING  # noqa: E402
 from bot.services import invites, lifecycle, registration, users  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
@@ -542,31 +541,6 @@ send it again (or use /reply N)."""
 
 
 # -- the command ------------------------------------------------------------------------------
-def machine() -> str:
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {os.cpu_count()} CPUs (nproc), Linux {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text()
-    section = f"{SECTION}\n\n{text}\n"
-    if SECTION in current:
-        head, rest = current.split(SECTION, 1)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following != -1 else ""
-        current = head + section + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    path.write_text(current)
 
 
 def main() -> int:
@@ -619,7 +593,7 @@ def main() -> int:
         )
         print(text)
         if not args.no_write:
-            write_section(text)
+            write_section(SECTION, text)
         return 0 if outcome.ok else 1
     finally:
         if args.keep:

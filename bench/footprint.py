@@ -46,10 +46,10 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 from bench.chaos import (  # noqa: E402
     TAG,
     customer_id,
-    machine,
     populate,
     wait_drained,
 )
+from bench.common import machine, write_section  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -250,20 +250,6 @@ def report(figures: Figures, args: argparse.Namespace, command: str) -> str:
     )
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text()
-    section = f"{SECTION}\n\n{text}\n"
-    if SECTION in current:
-        head, rest = current.split(SECTION, 1)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following != -1 else ""
-        current = head + section + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    path.write_text(current)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--messages", type=int, default=10_000)
@@ -283,7 +269,7 @@ def main() -> int:
         text = report(figures, args, command)
         print(text)
         if not args.no_write:
-            write_section(text)
+            write_section(SECTION, text)
         ok = (
             figures.startup < STARTUP_TARGET_S
             and figures.idle_mb < IDLE_TARGET_MB

@@ -33,7 +33,6 @@ import argparse
 import asyncio
 import itertools
 import os
-import platform
 import shutil
 import signal
 import sqlite3
@@ -50,6 +49,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
+from bench.common import machine, write_section  # noqa: E402
 from bot.delivery import pending_count  # noqa: E402
 from bot.services import invites, lifecycle, registration, users  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
@@ -330,17 +330,6 @@ async def measure(
 
 
 # -- report ---------------------------------------------------------------------------------
-def machine() -> str:
-    model = "unknown CPU"
-    with open("/proc/cpuinfo") as cpuinfo:
-        for line in cpuinfo:
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    return (
-        f"{model}, {os.cpu_count()} CPUs (nproc), Linux {platform.release()}, "
-        f"Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
 
 
 def summarise(results: list[Figures], args: argparse.Namespace, command: str) -> str:
@@ -417,20 +406,6 @@ def _block(results: list[Figures], args: argparse.Namespace, latency: float) -> 
     return lines
 
 
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    current = path.read_text()
-    section = f"{SECTION}\n\n{text}\n"
-    if SECTION in current:
-        head, rest = current.split(SECTION, 1)
-        following = rest.find("\n## ")
-        tail = rest[following + 1 :] if following != -1 else ""
-        current = head + section + ("\n" + tail if tail else "")
-    else:
-        current = current.rstrip("\n") + "\n\n" + section
-    path.write_text(current)
-
-
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=60)
@@ -478,7 +453,7 @@ def main() -> int:
         print(text)
         print(f"total {time.perf_counter() - began:.0f} s")
         if not args.no_write:
-            write_section(text)
+            write_section(SECTION, text)
         bad = sum(f.violations + f.lost + f.duplicates for f in results)
         return 1 if bad else 0
     finally:
