@@ -11,6 +11,7 @@ from sqlalchemy import select
 from bot.standin import BotApiStandin
 from storage.db import create_engine, create_session_factory
 from storage.models import EmailOutbox, Ticket, User
+from tests.e2e.processes import ticket_assigned_to_agent
 from tests.support import databases
 from tests.support.harness import BOT_USERNAME, TOKEN, Harness
 from tests.support.process import BotProcess, bot_environment
@@ -28,6 +29,15 @@ async def read_code(url: str, address: str) -> str:
             return re.search(r"\b(\d{6})\b", text).group(1)
     finally:
         await engine.dispose()
+
+
+async def attempted(standin: BotApiStandin) -> None:
+    """Until the stand-in has held back a call with an injected fault."""
+    for _ in range(200):
+        if standin.faults.injected:
+            return
+        await asyncio.sleep(0.05)
+    raise AssertionError("the faulty call was never attempted")
 
 
 @pytest.mark.slow
@@ -114,43 +124,16 @@ async def test_silent_dialogue_times_out(tmp_path) -> None:
 async def test_sigkill_between_storing_and_delivering_delivers_once(tmp_path) -> None:
     url = databases.database_url(tmp_path)
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
-        bot = BotProcess(standin, bot_environment(standin, url), tmp_path / "bot.log")
-        admin, agent = standin.user(900, first_name="Ada"), standin.user(2001, first_name="Sam")
-        alice = standin.user(1001, first_name="Alice")
+        env = bot_environment(standin, url, REQUIRE_EMAIL_VERIFICATION="false")
+        bot = BotProcess(standin, env, tmp_path / "bot.log")
         await bot.start()
         try:
-            await alice.send("/start")
-            await alice.receive_text("full name", timeout=10)
-            await alice.send("Alice")
-            await alice.receive_text("email")
-            await alice.send("alice@example.com")
-            await alice.receive_text("6-digit code")
-            await alice.send(await read_code(url, "alice@example.com"))
-            await alice.receive_text("verified")
-            await alice.send("/skip")
-            await alice.receive_text("all set")
-            await alice.send("/new")
-            await alice.receive_text("subject")
-            await alice.send("Broken")
-            await alice.receive_text("Describe")
-            await alice.send("Really broken")
-            await alice.press(await alice.receive_text("How urgent"), "Low")
-            await alice.receive_text("is open")
-            await admin.send("/addagent Sam")
-            token = re.search(r"start=(\S+)", (await admin.receive_text("Invite"))["text"])[1]
-            await agent.send(f"/start {token}")
-            await agent.receive_text("You are now an agent")
-            await admin.send("/assign 1 2001")
-            await agent.receive_text("is assigned to you")
+            alice, agent = await ticket_assigned_to_agent(standin)
 
             # The agent's chat stops answering: the send hangs, nothing is accepted.
             standin.faults.add("sendMessage", "timeout", chat_id=2001, hold=60, times=None)
             await alice.send("Are you there?")
-            for _ in range(200):
-                if standin.faults.injected:
-                    break
-                await asyncio.sleep(0.05)
-            assert standin.faults.injected, "the delivery was never attempted"
+            await attempted(standin)
             await bot.kill()  # stored, attempted, not delivered
 
             standin.faults.clear()
@@ -177,11 +160,7 @@ async def test_sigkill_before_an_update_is_processed_gets_it_again(tmp_path) -> 
             # The answer to the next message hangs: its update is fetched, not finished.
             standin.faults.add("sendMessage", "timeout", chat_id=1001, hold=60, times=None)
             await alice.send("Alice Liddell")
-            for _ in range(200):
-                if standin.faults.injected:
-                    break
-                await asyncio.sleep(0.05)
-            assert standin.faults.injected, "the answer was never attempted"
+            await attempted(standin)
             await asyncio.sleep(0.5)  # time enough for another getUpdates, were it to come
             await bot.kill()
 
