@@ -15,6 +15,8 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.util import await_only
 
+from storage.sqlite import BUSY_TIMEOUT_MS, begin_immediate, use_inline_connections
+
 SessionFactory = async_sessionmaker[AsyncSession]
 
 
@@ -23,7 +25,7 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
-    cursor.execute("PRAGMA busy_timeout=10000")
+    cursor.execute(f"PRAGMA busy_timeout={BUSY_TIMEOUT_MS}")
     cursor.close()
 
 
@@ -37,8 +39,9 @@ class _SqliteWriteQueue:
     sleeps 1, 2, 5, 10, ... 100 ms between tries. With updates of many chats handled at once,
     that sleeping cost more than all the work (80 ms per message). Here a transaction takes
     the lock at its first write and gives it back when it commits or rolls back, so writers
-    queue without sleeping; readers never wait (WAL). The busy timeout stays as the guard
-    against other processes (a cron job, an import).
+    queue without sleeping; readers never wait (WAL). Holding it, the transaction takes
+    SQLite's own write lock with `begin_immediate`, which waits for other processes (a cron
+    job, an import) on the event loop, not inside SQLite (storage/sqlite.py).
     """
 
     def __init__(self) -> None:
@@ -48,6 +51,12 @@ class _SqliteWriteQueue:
         if not conn.info.get("writing") and statement.lstrip()[:7].upper().startswith(_WRITES):
             await_only(self._lock.acquire())
             conn.info["writing"] = True
+            try:
+                begin_immediate(conn.connection.driver_connection._conn)
+            except BaseException:
+                conn.info.pop("writing")
+                self._lock.release()
+                raise
 
     def end(self, conn) -> None:  # type: ignore[no-untyped-def]
         # Called just before COMMIT/ROLLBACK runs: the next writer starts after this
@@ -70,6 +79,7 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
         # pool's own ROLLBACK on every return is a second round trip to the driver's thread.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
+        use_inline_connections(engine.sync_engine)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         writes = _SqliteWriteQueue()
         event.listen(engine.sync_engine, "before_cursor_execute", writes.before_execute)
