@@ -106,29 +106,28 @@ async def populate(url: str, customers: int, agents: int) -> dict[int, int]:
     numbers: dict[int, int] = {}
     try:
         async with sessions() as session:
-            admin, _ = await users.touch(
+            by, _ = await users.touch(
                 session, telegram_id=ADMIN_ID, username="ada", language=None, is_admin=True
             )
-            by = users.actor_of(admin, is_admin=True)
             for a in range(agents):
                 invite = await invites.create(session, by=by, name=f"Agent {a}")
-                user, _ = await users.touch(
+                actor, _ = await users.touch(
                     session,
                     telegram_id=AGENT_BASE + a,
                     username=f"agent{a}",
                     language=None,
                     is_admin=False,
                 )
+                user = await users.get(session, actor.user_id)
                 await invites.redeem(session, user=user, token=invite.token, is_admin=False)
             for c in range(customers):
-                user, _ = await users.touch(
+                actor, _ = await users.touch(
                     session,
                     telegram_id=customer_id(c),
                     username=f"customer{c}",
                     language=None,
                     is_admin=False,
                 )
-                actor = users.actor_of(user, is_admin=False)
                 await registration.complete(
                     session,
                     actor=actor,
@@ -139,7 +138,9 @@ async def populate(url: str, customers: int, agents: int) -> dict[int, int]:
                 )
                 ticket = await lifecycle.open_ticket(
                     session,
-                    customer=users.actor_of(user, is_admin=False),  # registered now
+                    customer=users.actor_of(
+                        await users.get(session, actor.user_id), is_admin=False
+                    ),
                     subject=f"Question {c}",
                     description="Chaos ticket",
                     priority=Priority.MEDIUM,

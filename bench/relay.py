@@ -70,29 +70,28 @@ async def _populate(url: str, customers: int, agents: int) -> None:
     sessions = create_session_factory(engine)
     try:
         async with sessions() as session:
-            admin, _ = await users.touch(
+            by, _ = await users.touch(
                 session, telegram_id=ADMIN_ID, username="ada", language=None, is_admin=True
             )
-            by = users.actor_of(admin, is_admin=True)
             for a in range(agents):
                 invite = await invites.create(session, by=by, name=f"Agent {a}")
-                user, _ = await users.touch(
+                actor, _ = await users.touch(
                     session,
                     telegram_id=AGENT_BASE + a,
                     username=f"agent{a}",
                     language=None,
                     is_admin=False,
                 )
+                user = await users.get(session, actor.user_id)
                 await invites.redeem(session, user=user, token=invite.token, is_admin=False)
             for c in range(customers):
-                user, _ = await users.touch(
+                actor, _ = await users.touch(
                     session,
                     telegram_id=CUSTOMER_BASE + c,
                     username=f"customer{c}",
                     language=None,
                     is_admin=False,
                 )
-                actor = users.actor_of(user, is_admin=False)
                 await registration.complete(
                     session,
                     actor=actor,
@@ -103,7 +102,9 @@ async def _populate(url: str, customers: int, agents: int) -> None:
                 )
                 ticket = await lifecycle.open_ticket(
                     session,
-                    customer=users.actor_of(user, is_admin=False),
+                    customer=users.actor_of(
+                        await users.get(session, actor.user_id), is_admin=False
+                    ),
                     subject=f"Question {c}",
                     description="Benchmark ticket",
                     priority=Priority.MEDIUM,

@@ -37,6 +37,9 @@ BATCH = 500
 CONCURRENT_CHATS = 16
 
 
+_PENDING = select(Delivery).where(Delivery.status == PENDING).order_by(Delivery.id).limit(BATCH)
+
+
 def backoff(failures: int) -> timedelta:
     """0.5 s, 1 s, 2 s, ... up to a minute between tries after network errors and 5xx."""
     return min(timedelta(seconds=0.5 * 2 ** min(max(failures - 1, 0), 10)), MAX_BACKOFF)
@@ -136,14 +139,7 @@ class DeliverySender:
             if self._closed:
                 return 0
             async with self._sessions() as session:
-                rows = list(
-                    await session.scalars(
-                        select(Delivery)
-                        .where(Delivery.status == PENDING)
-                        .order_by(Delivery.id)
-                        .limit(BATCH)
-                    )
-                )
+                rows = list(await session.scalars(_PENDING))
             by_chat: dict[int, list[Delivery]] = defaultdict(list)
             for row in rows:
                 by_chat[row.chat_id].append(row)
@@ -274,6 +270,12 @@ class _Confirmations:
             sent_message_id=bindparam("b_sent_message_id"),
         )
     )
+    _finished = (
+        update(_table)
+        .where(_table.c.id == bindparam("b_id"))
+        .values(status=SENT, sent_at=bindparam("b_sent_at"), last_error=None)
+    )
+    _insert_refs = insert(_refs)
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
@@ -315,7 +317,8 @@ class _Confirmations:
             }
             for row, _, _, _ in batch
         ]
-        finished = [{"b_id": row.id} for row, _, done, _ in batch if done]
+        now = utcnow()
+        finished = [{"b_id": row.id, "b_sent_at": now} for row, _, done, _ in batch if done]
         refs = [
             {"chat_id": row.chat_id, "telegram_message_id": message_id, "ticket_id": row.ticket_id}
             for row, message_id, _, _ in batch
@@ -324,14 +327,9 @@ class _Confirmations:
         async with self._sessions() as session:
             await session.execute(self._progress, progress)
             if finished:
-                await session.execute(
-                    update(self._table)
-                    .where(self._table.c.id == bindparam("b_id"))
-                    .values(status=SENT, sent_at=utcnow(), last_error=None),
-                    finished,
-                )
+                await session.execute(self._finished, finished)
             if refs:
-                await session.execute(insert(self._refs), refs)
+                await session.execute(self._insert_refs, refs)
             await session.commit()
 
 

@@ -47,14 +47,13 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         raise ApplicationHandlerStop  # before any work: nothing read, nothing stored
 
     async def touch(session: AsyncSession) -> bool:
-        user, menu_changed = await users.touch(
+        context.actor, menu_changed = await users.touch(
             session,
             telegram_id=tg_user.id,
             username=tg_user.username,
             language=tg_user.language_code,
             is_admin=is_admin,
         )
-        context.actor = users.actor_of(user, is_admin=is_admin)
         return menu_changed
 
     # The update's one transaction: the handler (`action`, `step`) takes it and commits the

@@ -9,7 +9,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import case, insert, literal, or_, select, update
+from sqlalchemy import bindparam, case, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.util import identity_key
 
@@ -52,14 +52,15 @@ async def record(
     """Write one activity of a ticket; `performer_id` is a Telegram user id (None for jobs)."""
     performed_at = (at or utcnow_seconds()).replace(microsecond=0)
     await session.execute(
-        insert(_ACTIVITIES).values(
-            source=source,
-            ticket_id=ticket_id,
-            performed_at=performed_at,
-            performer_type=performer_type,
-            performer_id=performer_id,
-            activity=activity,
-        )
+        _INSERT,
+        {
+            "source": source,
+            "ticket_id": ticket_id,
+            "performed_at": performed_at,
+            "performer_type": performer_type,
+            "performer_id": performer_id,
+            "activity": activity,
+        },
     )
     if await _append(
         session, source, ticket_id, performed_at, performer_type, performer_id, activity
@@ -78,6 +79,38 @@ async def record(
 
 _ACTIVITIES = Activity.__table__
 _SUMMARIES = TicketSummary.__table__
+_INSERT = insert(_ACTIVITIES)
+
+
+def _append_statements() -> dict[str, Any]:
+    """The UPDATEs of `_append`, built once (a statement built per call costs more than SQLite
+    takes to run it): plain, and with the first-response rule with or without a performer."""
+    s = _SUMMARIES.c
+    at = bindparam("b_at", type_=s.last_at.type)  # a Timestamp (microseconds), also inside CASE
+    plain = (
+        update(_SUMMARIES)
+        .where(
+            s.source == bindparam("b_source"),
+            s.ticket_id == bindparam("b_ticket_id"),
+            s.last_at <= at,
+            s.activity_count > 0,
+        )
+        .values(activity_count=s.activity_count + 1, last_at=at)
+    )
+    # metrics.apply: not the first activity (the row exists, so the count is above 0), no
+    # first response yet, and not written by the requester.
+    anyone = s.first_response_at.is_(None)
+    not_requester = anyone & or_(s.requester.is_(None), s.requester != bindparam("b_performer"))
+    return {
+        "plain": plain,
+        "anyone": plain.values(first_response_at=case((anyone, at), else_=s.first_response_at)),
+        "not_requester": plain.values(
+            first_response_at=case((not_requester, at), else_=s.first_response_at)
+        ),
+    }
+
+
+_APPEND = _append_statements()
 
 
 async def _append(
@@ -100,26 +133,14 @@ async def _append(
         return False
     if identity_key(TicketSummary, (source, ticket_id)) in session.identity_map:
         return False
-    s = _SUMMARIES.c
-    at = literal(performed_at, s.last_at.type)  # a Timestamp (microseconds), also inside CASE
-    values: dict[str, Any] = {"activity_count": s.activity_count + 1, "last_at": at}
+    params: dict[str, Any] = {"b_source": source, "b_ticket_id": ticket_id, "b_at": performed_at}
+    statement = _APPEND["plain"]
     if performer_type != metrics.SYSTEM and metrics.is_public_note(activity):
-        # metrics.apply: not the first activity (the row exists, so the count is above 0),
-        # no first response yet, and not written by the requester.
-        responds = s.first_response_at.is_(None)
+        statement = _APPEND["anyone"]
         if performer_id is not None:
-            responds &= or_(s.requester.is_(None), s.requester != performer_id)
-        values["first_response_at"] = case((responds, at), else_=s.first_response_at)
-    result = await session.execute(
-        update(_SUMMARIES)
-        .where(
-            s.source == source,
-            s.ticket_id == ticket_id,
-            s.last_at <= at,
-            s.activity_count > 0,
-        )
-        .values(values)
-    )
+            statement = _APPEND["not_requester"]
+            params["b_performer"] = performer_id
+    result = await session.execute(statement, params)
     return result.rowcount == 1
 
 

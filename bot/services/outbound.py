@@ -82,10 +82,9 @@ async def _queue(
 ) -> None:
     # Core, not the ORM: nothing reads the row back in this transaction (the sender selects it).
     await session.execute(
-        insert(_DELIVERIES).values(
-            chat_id=chat_id, payload=payload, ticket_id=ticket_id, message_id=message_id
-        )
+        _INSERT,
+        {"chat_id": chat_id, "payload": payload, "ticket_id": ticket_id, "message_id": message_id},
     )
 
 
-_DELIVERIES = Delivery.__table__
+_INSERT = insert(Delivery.__table__)  # built once: the relay queues one row per message

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import enum
 from dataclasses import dataclass, field
+from datetime import datetime
 
-from sqlalchemy import exists, select
+from sqlalchemy import bindparam, exists, insert, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
+from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.clock import utcnow_seconds
 from bot.services import activities, lifecycle, outbound, tickets, users, validation
@@ -57,14 +59,54 @@ def _header(number: int, name: str) -> str:
     return f"#{number} · {name}"
 
 
+# Built once: every relayed message runs these, and building a statement costs more than
+# SQLite takes to run it.
+_MESSAGES = Message.__table__
+_DUPLICATE = select(exists().where(_MESSAGES.c.update_id == bindparam("b_update_id")))
+_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+_STORED = (
+    "ticket_id",
+    "author_id",
+    "kind",
+    "text",
+    "media_kind",
+    "file_id",
+    "source_chat_id",
+    "source_message_id",
+    "update_id",
+    "created_at",
+)
+_REPLIED = select(ChatMessageRef.ticket_id).where(
+    ChatMessageRef.chat_id == bindparam("b_chat_id"),
+    ChatMessageRef.telegram_message_id == bindparam("b_message_id"),
+)
+_ACTIVE = (
+    select(Ticket)
+    # every status but Closed (tickets.ACTIVE), without an IN list to expand per execution
+    .where(Ticket.customer_id == bindparam("b_customer_id"), Ticket.status != Status.CLOSED)
+    .order_by(Ticket.id)
+    # customer and agent come along, so _attach finds them without a query each
+    .options(joinedload(Ticket.customer), joinedload(Ticket.agent))
+)
+_TICKETS = Ticket.__table__
+_TOUCH_TICKET = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == bindparam("b_id"))
+    .values(updated_at=bindparam("b_updated_at"))
+)
+
+
 async def _is_duplicate(session: AsyncSession, update_id: int) -> bool:
-    return bool(await session.scalar(select(exists().where(Message.update_id == update_id))))
+    return bool(await session.scalar(_DUPLICATE, {"b_update_id": update_id}))
 
 
-def _store(incoming: Incoming, *, kind: str, author: int, ticket_id: int | None) -> Message:
+async def _store(
+    session: AsyncSession, incoming: Incoming, *, kind: str, author: int, ticket_id: int | None
+) -> Message:
+    """Insert the message (Core: nothing reads it back through the ORM in this transaction)."""
     if incoming.text is not None and incoming.media_kind is None:
         validation.text(incoming.text, field="message", limit=validation.MESSAGE_LIMIT)
-    return Message(
+    message = Message(
         ticket_id=ticket_id,
         author_id=author,
         kind=kind,
@@ -76,16 +118,20 @@ def _store(incoming: Incoming, *, kind: str, author: int, ticket_id: int | None)
         update_id=incoming.update_id,
         created_at=utcnow_seconds(),
     )
+    values = {key: getattr(message, key) for key in _STORED}
+    message.id = await session.scalar(_INSERT_MESSAGE, values)
+    return message
+
+
+async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> None:
+    await session.execute(_TOUCH_TICKET, {"b_id": ticket.id, "b_updated_at": at})
+    set_committed_value(ticket, "updated_at", at)
 
 
 async def _ticket_of_reply(session: AsyncSession, chat_id: int, reply_to: int | None) -> int | None:
     if reply_to is None:
         return None
-    return await session.scalar(
-        select(ChatMessageRef.ticket_id).where(
-            ChatMessageRef.chat_id == chat_id, ChatMessageRef.telegram_message_id == reply_to
-        )
-    )
+    return await session.scalar(_REPLIED, {"b_chat_id": chat_id, "b_message_id": reply_to})
 
 
 async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> Result:
@@ -98,27 +144,19 @@ async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Inc
         if ticket.status == Status.CLOSED:
             raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
     else:
-        active = list(
-            await session.scalars(
-                select(Ticket)
-                .where(Ticket.customer_id == actor.user_id, Ticket.status.in_(tickets.ACTIVE))
-                .order_by(Ticket.id)
-                # customer and agent come along, so _attach finds them without a query each
-                .options(joinedload(Ticket.customer), joinedload(Ticket.agent))
-            )
-        )
+        active = list((await session.scalars(_ACTIVE, {"b_customer_id": actor.user_id})).unique())
         if not active:
             return Result(Outcome.NO_TICKET)
         if len(active) > 1:
-            message = _store(incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=None)
-            session.add(message)
-            await session.flush()
+            message = await _store(
+                session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=None
+            )
             choices = [(t.id, t.subject) for t in active]
             return Result(Outcome.CHOOSE, message_id=message.id, choices=choices)
         ticket = active[0]
-    message = _store(incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id)
-    session.add(message)
-    await session.flush()
+    message = await _store(
+        session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
+    )
     return await _attach(session, message=message, ticket=ticket)
 
 
@@ -142,7 +180,7 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
     if ticket.status == Status.RESOLVED:
         await lifecycle.set_status(session, ticket=ticket, new=Status.OPEN, performer=customer)
         outcome = Outcome.REOPENED
-    ticket.updated_at = utcnow_seconds()
+    await _touch_ticket(session, ticket, utcnow_seconds())
     await activities.record(
         session,
         ticket_id=ticket.id,
@@ -245,11 +283,9 @@ async def staff_message(
     if customer.deleted_at is not None:
         raise Invalid(f"The customer of #{number} has erased their data and cannot be reached.")
     agent = await users.get(session, actor.user_id)
-    message = _store(incoming, kind=AGENT, author=agent.id, ticket_id=ticket.id)
-    session.add(message)
-    await session.flush()
+    message = await _store(session, incoming, kind=AGENT, author=agent.id, ticket_id=ticket.id)
     now = message.created_at
-    ticket.updated_at = now
+    await _touch_ticket(session, ticket, now)
     if ticket.first_response_at is None and lifecycle.counts_as_response(
         ticket, performer=agent, new_status=None
     ):

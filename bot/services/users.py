@@ -4,13 +4,14 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.services import access
 from bot.services.errors import NotFound
 from storage.models import Role, User
+from storage.models.core import display_name
 
 
 @dataclass(frozen=True)
@@ -33,13 +34,34 @@ class Actor:
 
 
 def actor_of(user: User, *, is_admin: bool) -> Actor:
-    role = access.effective_role(user.role, is_admin=is_admin)
+    return _actor(
+        user.id,
+        user.telegram_id,
+        user.role,
+        user.name,
+        user.username,
+        user.registered_at,
+        is_admin=is_admin,
+    )
+
+
+def _actor(
+    user_id: int,
+    telegram_id: int,
+    stored_role: str,
+    name: str | None,
+    username: str | None,
+    registered_at: object,
+    *,
+    is_admin: bool,
+) -> Actor:
+    role = access.effective_role(stored_role, is_admin=is_admin)
     return Actor(
-        user_id=user.id,
-        telegram_id=user.telegram_id,
+        user_id=user_id,
+        telegram_id=telegram_id,
         role=role,
-        name=user.display_name,
-        registered=role is not Role.CUSTOMER or user.registered_at is not None,
+        name=display_name(name, username, telegram_id),
+        registered=role is not Role.CUSTOMER or registered_at is not None,
     )
 
 
@@ -54,6 +76,22 @@ async def get(session: AsyncSession, user_id: int) -> User:
     return user
 
 
+_USERS = User.__table__
+# Every update comes through here: one prepared statement updates and reads who is writing.
+_TOUCH = (
+    update(_USERS)
+    .where(_USERS.c.telegram_id == bindparam("b_telegram_id"))
+    .values(
+        username=bindparam("b_username"),
+        language=bindparam("b_language"),
+        last_active_at=bindparam("b_now"),
+        blocked_at=None,
+    )
+    .returning(_USERS.c.id, _USERS.c.role, _USERS.c.name, _USERS.c.username, _USERS.c.registered_at)
+)
+_SET_ROLE = update(_USERS).where(_USERS.c.id == bindparam("b_id")).values(role=bindparam("b_role"))
+
+
 async def touch(
     session: AsyncSession,
     *,
@@ -61,29 +99,50 @@ async def touch(
     username: str | None,
     language: str | None,
     is_admin: bool,
-) -> tuple[User, bool]:
-    """The user writing now, created on first contact; username and activity kept fresh.
+) -> tuple[Actor, bool]:
+    """The person writing now, created on first contact; username and activity kept fresh.
 
-    Returns the user and whether they are new or their role changed (their menu must be
-    set). Writing to the bot also means the person can receive messages again, so a mark
-    that they had blocked the bot is lifted.
+    Returns them as the rules see them, and whether they are new or their role changed (their
+    menu must be set). Writing to the bot also means the person can receive messages again,
+    so a mark that they had blocked the bot is lifted.
     """
     now = utcnow()
-    fresh = {"username": username, "language": language, "last_active_at": now, "blocked_at": None}
-    # One statement for someone we know (every update comes through here): update and load.
-    user = await session.scalar(
-        update(User).where(User.telegram_id == telegram_id).values(**fresh).returning(User)
-    )
-    if user is None:
-        user = User(telegram_id=telegram_id, role=Role.CUSTOMER, created_at=now, **fresh)
+    row = (
+        await session.execute(
+            _TOUCH,
+            {
+                "b_telegram_id": telegram_id,
+                "b_username": username,
+                "b_language": language,
+                "b_now": now,
+            },
+        )
+    ).one_or_none()
+    if row is None:
+        user = User(
+            telegram_id=telegram_id,
+            role=Role.ADMIN if is_admin else Role.CUSTOMER,
+            created_at=now,
+            username=username,
+            language=language,
+            last_active_at=now,
+        )
         session.add(user)
-    role_before = user.role if user.id is not None else None
-    if is_admin and user.role != Role.ADMIN:
-        user.role = Role.ADMIN
-    elif not is_admin and user.role == Role.ADMIN:
-        user.role = Role.CUSTOMER  # removed from ADMIN_IDS
-    await session.flush()
-    return user, user.role != role_before
+        await session.flush()
+        return actor_of(user, is_admin=is_admin), True
+    stored = Role(row.role)
+    if is_admin and stored != Role.ADMIN:
+        role = Role.ADMIN
+    elif not is_admin and stored == Role.ADMIN:
+        role = Role.CUSTOMER  # removed from ADMIN_IDS
+    else:
+        role = stored
+    if role != stored:
+        await session.execute(_SET_ROLE, {"b_id": row.id, "b_role": role})
+    actor = _actor(
+        row.id, telegram_id, role, row.name, row.username, row.registered_at, is_admin=is_admin
+    )
+    return actor, role != stored
 
 
 @dataclass(frozen=True)

@@ -105,9 +105,14 @@ class User(Base):
 
     @property
     def display_name(self) -> str:
-        if self.name:
-            return self.name
-        return f"@{self.username}" if self.username else f"user {self.telegram_id}"
+        return display_name(self.name, self.username, self.telegram_id)
+
+
+def display_name(name: str | None, username: str | None, telegram_id: int) -> str:
+    """How a person is named to others: their name, else @username, else their id."""
+    if name:
+        return name
+    return f"@{username}" if username else f"user {telegram_id}"
 
 
 class AgentInvite(Base):
