@@ -41,6 +41,7 @@ def incoming_of(update: Update, message: Message) -> Incoming:
             media_kind = kind
             file_id = (attachment[-1] if isinstance(attachment, tuple) else attachment).file_id
             break
+    replied = message.reply_to_message
     return Incoming(
         update_id=update.update_id,
         chat_id=message.chat_id,
@@ -48,8 +49,17 @@ def incoming_of(update: Update, message: Message) -> Incoming:
         text=message.text if media_kind is None else message.caption,
         media_kind=media_kind,
         file_id=file_id,
-        reply_to=message.reply_to_message.message_id if message.reply_to_message else None,
+        reply_to=replied.message_id if replied else None,
+        reply_header=_header_of(replied) if replied else None,
     )
+
+
+def _header_of(message: Message) -> str | None:
+    """The first line of a message the bot wrote (a relayed message's `#N · name`)."""
+    body = message.text or message.caption
+    if message.from_user is None or not message.from_user.is_bot or not body:
+        return None
+    return body.split("\n", 1)[0]
 
 
 @action

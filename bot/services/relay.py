@@ -7,6 +7,7 @@ is stored once) and with a delivery row for the other side's chat, in one transa
 from __future__ import annotations
 
 import enum
+import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
@@ -36,6 +37,9 @@ class Incoming:
     media_kind: str | None = None
     file_id: str | None = None
     reply_to: int | None = None
+    # The first line of the replied-to message when the bot wrote it (a relayed message starts
+    # with its `#N · name` header): names the ticket while its reference is not stored yet.
+    reply_header: str | None = None
 
 
 class Outcome(enum.Enum):
@@ -128,17 +132,33 @@ async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> 
     set_committed_value(ticket, "updated_at", at)
 
 
-async def _ticket_of_reply(session: AsyncSession, chat_id: int, reply_to: int | None) -> int | None:
-    if reply_to is None:
+async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | None:
+    """The ticket of the message replied to: its stored reference, else its header.
+
+    The reference is stored once Telegram has confirmed the send, so a very quick reply (or
+    one to a part whose confirmation a crash lost) finds none; the header it carries says the
+    same. Callers check that the ticket is the actor's, so a header typed by hand gains nothing.
+    """
+    if incoming.reply_to is None:
         return None
-    return await session.scalar(_REPLIED, {"b_chat_id": chat_id, "b_message_id": reply_to})
+    number = await session.scalar(
+        _REPLIED, {"b_chat_id": incoming.chat_id, "b_message_id": incoming.reply_to}
+    )
+    if number is None and incoming.reply_header is not None:
+        match = _HEADER.match(incoming.reply_header)
+        if match is not None:
+            number = int(match.group(1))
+    return number
+
+
+_HEADER = re.compile(r"#(\d{1,18}) · ")
 
 
 async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> Result:
     """Route a customer's message to the agent of the ticket it belongs to."""
     if await _is_duplicate(session, incoming.update_id):
         return Result(Outcome.DUPLICATE)
-    number = await _ticket_of_reply(session, incoming.chat_id, incoming.reply_to)
+    number = await _ticket_of_reply(session, incoming)
     if number is not None:
         ticket = await tickets.load_visible(session, actor=actor, number=number)
         if ticket.status == Status.CLOSED:
@@ -270,7 +290,7 @@ async def staff_message(
     if await _is_duplicate(session, incoming.update_id):
         return number or 0
     if number is None:
-        number = await _ticket_of_reply(session, incoming.chat_id, incoming.reply_to)
+        number = await _ticket_of_reply(session, incoming)
         if number is None:
             raise NotFound(
                 "That message is not about a ticket. Reply to a customer's message, "
