@@ -60,17 +60,16 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 from sqlalchemy import func, select  # noqa: E402
 
 from bench.common import machine, write_section  # noqa: E402
+from bench.people import AGENT_BASE, agent_of, customer_id, populate  # noqa: E402
 from bot.delivery import PENDING  # noqa: E402
-from bot.services import invites, lifecycle, registration, users  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from bot.standin.faults import Fault  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
-from storage.models import ChatMessageRef, Delivery, Priority  # noqa: E402
+from storage.models import ChatMessageRef, Delivery  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
 from tests.support.process import bot_environment  # noqa: E402
 
 SECTION = "## Chaos (bench/chaos.py)"
-CUSTOMER_BASE, AGENT_BASE = 10_000, 20_000
 FAULT_KINDS = ["429", "500", "502", "timeout", "drop_after_accept"]
 TIMEOUT_HOLD = 6.0  # seconds: past PTB's default 5 s read timeout, so the client times out
 KILL_WINDOW = 2.0  # seconds: a copy accepted this shortly before a SIGKILL was in flight
@@ -91,71 +90,6 @@ class Config:
 
 
 # -- the database: one ticket per customer, assigned ------------------------------------------
-def customer_id(index: int) -> int:
-    return CUSTOMER_BASE + index
-
-
-def agent_id(index: int, agents: int) -> int:
-    return AGENT_BASE + index % agents
-
-
-async def populate(url: str, customers: int, agents: int) -> dict[int, int]:
-    """Agents and customers, one ticket per customer assigned to an agent; customer -> ticket."""
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
-    numbers: dict[int, int] = {}
-    try:
-        async with sessions() as session:
-            by, _ = await users.touch(
-                session, telegram_id=ADMIN_ID, username="ada", language=None, is_admin=True
-            )
-            for a in range(agents):
-                invite = await invites.create(session, by=by, name=f"Agent {a}")
-                actor, _ = await users.touch(
-                    session,
-                    telegram_id=AGENT_BASE + a,
-                    username=f"agent{a}",
-                    language=None,
-                    is_admin=False,
-                )
-                user = await users.get(session, actor.user_id)
-                await invites.redeem(session, user=user, token=invite.token, is_admin=False)
-            for c in range(customers):
-                actor, _ = await users.touch(
-                    session,
-                    telegram_id=customer_id(c),
-                    username=f"customer{c}",
-                    language=None,
-                    is_admin=False,
-                )
-                await registration.complete(
-                    session,
-                    actor=actor,
-                    name=f"Customer {c}",
-                    email=f"customer{c}@example.org",
-                    email_verified=True,
-                    phone=None,
-                )
-                ticket = await lifecycle.open_ticket(
-                    session,
-                    customer=users.actor_of(
-                        await users.get(session, actor.user_id), is_admin=False
-                    ),
-                    subject=f"Question {c}",
-                    description="Chaos ticket",
-                    priority=Priority.MEDIUM,
-                    auto_assign=False,
-                )
-                await lifecycle.assign(
-                    session, by=by, number=ticket.id, agent_ref=str(agent_id(c, agents))
-                )
-                numbers[customer_id(c)] = ticket.id
-            await session.commit()
-    finally:
-        await engine.dispose()
-    return numbers
-
-
 # -- what the stand-in sees -------------------------------------------------------------------
 @dataclass
 class Copy:
@@ -282,7 +216,7 @@ def script(config: Config, numbers: dict[int, int]) -> list[Scripted]:
     items = []
     for seq in range(config.messages):
         c = rng.randrange(config.tickets)
-        customer, agent = customer_id(c), agent_id(c, config.agents)
+        customer, agent = customer_id(c), agent_of(c, config.agents)
         if rng.random() >= config.agent_share:
             items.append(Scripted(seq, customer, agent, numbers[customer], "customer"))
         else:
@@ -392,7 +326,7 @@ async def wait_drained(sessions, *, within: float) -> bool:  # type: ignore[no-u
 async def run_chaos(config: Config, url: str, folder: Path) -> Outcome:
     """Populate the (migrated, empty) database at `url`, run the chaos, check the outcome."""
     began = time.perf_counter()
-    numbers = await populate(url, config.tickets, config.agents)
+    numbers = await populate(url, config.tickets, config.agents, description="Chaos ticket")
     items = script(config, numbers)
     outcome = Outcome(config, messages=len(items))
     rng = random.Random(config.seed + 1)

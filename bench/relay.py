@@ -50,83 +50,24 @@ sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 from bench.common import machine, write_section  # noqa: E402
+from bench.people import AGENT_BASE, CUSTOMER_BASE, populate  # noqa: E402
 from bot.delivery import pending_count  # noqa: E402
-from bot.services import invites, lifecycle, registration, users  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.models import Priority  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
 from tests.support.process import bot_environment  # noqa: E402
 
 SECTION = "## Relay (bench/relay.py)"
-CUSTOMER_BASE, AGENT_BASE = 10_000, 20_000
 TARGET_RATIO, TARGET_P99_MS = 0.70, 50.0
 
 
 # -- the database every helpdesk run starts from ----------------------------------------------
-async def _populate(url: str, customers: int, agents: int) -> None:
-    engine = create_engine(url)
-    sessions = create_session_factory(engine)
-    try:
-        async with sessions() as session:
-            by, _ = await users.touch(
-                session, telegram_id=ADMIN_ID, username="ada", language=None, is_admin=True
-            )
-            for a in range(agents):
-                invite = await invites.create(session, by=by, name=f"Agent {a}")
-                actor, _ = await users.touch(
-                    session,
-                    telegram_id=AGENT_BASE + a,
-                    username=f"agent{a}",
-                    language=None,
-                    is_admin=False,
-                )
-                user = await users.get(session, actor.user_id)
-                await invites.redeem(session, user=user, token=invite.token, is_admin=False)
-            for c in range(customers):
-                actor, _ = await users.touch(
-                    session,
-                    telegram_id=CUSTOMER_BASE + c,
-                    username=f"customer{c}",
-                    language=None,
-                    is_admin=False,
-                )
-                await registration.complete(
-                    session,
-                    actor=actor,
-                    name=f"Customer {c}",
-                    email=f"customer{c}@example.org",
-                    email_verified=True,
-                    phone=None,
-                )
-                ticket = await lifecycle.open_ticket(
-                    session,
-                    customer=users.actor_of(
-                        await users.get(session, actor.user_id), is_admin=False
-                    ),
-                    subject=f"Question {c}",
-                    description="Benchmark ticket",
-                    priority=Priority.MEDIUM,
-                    auto_assign=False,
-                )
-                await lifecycle.assign(
-                    session, by=by, number=ticket.id, agent_ref=str(agent_of(c, agents))
-                )
-            await session.commit()
-    finally:
-        await engine.dispose()
-
-
-def agent_of(customer: int, agents: int) -> int:
-    return AGENT_BASE + customer % agents
-
-
 def prepare_template(folder: Path, customers: int, agents: int) -> Path:
     path = folder / "template.db"
     url = f"sqlite+aiosqlite:///{path}"
     upgrade(url)
-    asyncio.run(_populate(url, customers, agents))
+    asyncio.run(populate(url, customers, agents, description="Benchmark ticket"))
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path

@@ -30,10 +30,12 @@ class Change:
 
 
 def counts_as_response(
-    ticket: Ticket, *, performer: User | None, new_status: Status | None
+    ticket: Ticket, *, performer_id: int | None, new_status: Status | None
 ) -> bool:
-    """metrics.md: not the requester, not a job, and a public note or a move off Open."""
-    if performer is None or performer.id == ticket.customer_id:
+    """metrics.md: not the requester, not a job, and a public note or a move off Open.
+
+    `performer_id` is the performer's user id (None for a job)."""
+    if performer_id is None or performer_id == ticket.customer_id:
         return False
     return new_status is None or new_status is not Status.OPEN
 
@@ -74,7 +76,7 @@ async def set_status(
         ticket.rating = None
         ticket.rating_comment = None
     if ticket.first_response_at is None and counts_as_response(
-        ticket, performer=performer, new_status=new
+        ticket, performer_id=performer.id if performer else None, new_status=new
     ):
         ticket.first_response_at = now
     await activities.record(

@@ -302,19 +302,19 @@ async def staff_message(
     customer = await users.get(session, ticket.customer_id)
     if customer.deleted_at is not None:
         raise Invalid(f"The customer of #{number} has erased their data and cannot be reached.")
-    agent = await users.get(session, actor.user_id)
-    message = await _store(session, incoming, kind=AGENT, author=agent.id, ticket_id=ticket.id)
+    # the agent as the guard read them (actor): no second query for who is writing
+    message = await _store(session, incoming, kind=AGENT, author=actor.user_id, ticket_id=ticket.id)
     now = message.created_at
     await _touch_ticket(session, ticket, now)
     if ticket.first_response_at is None and lifecycle.counts_as_response(
-        ticket, performer=agent, new_status=None
+        ticket, performer_id=actor.user_id, new_status=None
     ):
         ticket.first_response_at = now
     await activities.record(
         session,
         ticket_id=ticket.id,
         activity={"note": {"id": message.id, "type": 1}},
-        performer_id=agent.telegram_id,
+        performer_id=actor.telegram_id,
         at=now,
     )
     await _queue_to(
@@ -322,7 +322,7 @@ async def staff_message(
         message=message,
         ticket=ticket,
         chat_id=customer.telegram_id,
-        header=_header(ticket.id, agent.display_name),
+        header=_header(ticket.id, actor.name),
     )
     return ticket.id
 
