@@ -37,7 +37,17 @@ BATCH = 500
 CONCURRENT_CHATS = 16
 
 
-_PENDING = select(Delivery).where(Delivery.status == PENDING).order_by(Delivery.id).limit(BATCH)
+# A chat whose oldest pending row is postponed is held whole: its rows are not even read, so
+# a long backlog of one held chat never fills a batch that other chats' rows should have.
+_HELD_CHATS = select(Delivery.chat_id).where(
+    Delivery.status == PENDING, Delivery.next_try_at > bindparam("now")
+)
+_PENDING = (
+    select(Delivery)
+    .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
+    .order_by(Delivery.id)
+    .limit(BATCH)
+)
 
 
 def backoff(failures: int) -> timedelta:
@@ -134,17 +144,22 @@ class DeliverySender:
         await self._confirmations.drain()  # a part that went out is stored before we stop
 
     async def sweep(self) -> int:
-        """Send every due row; returns how many rows were delivered."""
+        """Send every due row, a batch at a time; returns how many rows were delivered."""
+        delivered = 0
         async with self._lock:
-            if self._closed:
-                return 0
-            async with self._sessions() as session:
-                rows = list(await session.scalars(_PENDING))
-            by_chat: dict[int, list[Delivery]] = defaultdict(list)
-            for row in rows:
-                by_chat[row.chat_id].append(row)
-            results = await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
-            return sum(results)
+            while not self._closed:
+                async with self._sessions() as session:
+                    rows = list(await session.scalars(_PENDING, {"now": utcnow()}))
+                by_chat: dict[int, list[Delivery]] = defaultdict(list)
+                for row in rows:
+                    by_chat[row.chat_id].append(row)
+                sent = sum(
+                    await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
+                )
+                delivered += sent
+                if len(rows) < BATCH or not sent:
+                    break  # all read; or every chat is held now (woken when due)
+        return delivered
 
     async def _send_chat(self, rows: list[Delivery]) -> int:
         sent = 0

@@ -223,3 +223,60 @@ async def test_rate_limiter_keeps_the_bot_within_telegrams_overall_limit(tmp_pat
     # AIORateLimiter: a burst of 30, then 30 a second; 90 sends need at least 2 seconds.
     assert len(sends) == 90
     assert sends[-1] - sends[0] >= 1.9
+
+
+async def test_a_backlog_longer_than_one_batch_goes_out_in_one_pass(harness: Harness) -> None:
+    from bot import delivery
+    from bot.services import outbound
+
+    chats = range(7000, 7004)
+    for chat_id in chats:
+        harness.standin.store.register_chat({"id": chat_id, "type": "private", "first_name": "C"})
+    per_chat = delivery.BATCH // 2  # twice a batch over four chats
+    async with harness.resources.session_factory() as session:
+        for n in range(per_chat):
+            for chat_id in chats:
+                await outbound.queue_text(session, chat_id=chat_id, text=f"notice {n}")
+        await session.commit()
+
+    await harness.application.bot_data.delivery.sweep()
+
+    assert await delivery.pending_count(harness.resources.session_factory) == 0
+    for chat_id in chats:
+        texts = [m["text"] for m in harness.standin.user(chat_id).inbox]
+        assert texts == [f"notice {n}" for n in range(per_chat)]
+
+
+async def test_a_held_chat_with_a_long_backlog_does_not_hold_other_chats(harness: Harness) -> None:
+    from datetime import timedelta
+
+    from sqlalchemy import update
+
+    from bot import delivery
+    from bot.clock import utcnow
+    from bot.services import outbound
+
+    held, other = 7100, 7101
+    for chat_id in (held, other):
+        harness.standin.store.register_chat({"id": chat_id, "type": "private", "first_name": "C"})
+    async with harness.resources.session_factory() as session:
+        for n in range(delivery.BATCH + 10):
+            await outbound.queue_text(session, chat_id=held, text=f"held {n}")
+        for n in range(3):
+            await outbound.queue_text(session, chat_id=other, text=f"other {n}")
+        first = await session.scalar(select(func.min(Delivery.id)).where(Delivery.chat_id == held))
+        # Telegram said "retry after an hour" for the held chat's oldest row.
+        await session.execute(
+            update(Delivery)
+            .where(Delivery.id == first)
+            .values(next_try_at=utcnow() + timedelta(hours=1))
+        )
+        await session.commit()
+
+    await harness.application.bot_data.delivery.sweep()
+
+    assert [m["text"] for m in harness.standin.user(other).inbox] == [
+        f"other {n}" for n in range(3)
+    ]
+    assert harness.standin.user(held).inbox == []
+    assert await delivery.pending_count(harness.resources.session_factory) == delivery.BATCH + 10
