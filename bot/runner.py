@@ -18,6 +18,7 @@ The lifecycle is PTB's manual one (initialize, updater, start ... stop, shutdown
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import os
 import re
@@ -75,6 +76,7 @@ async def _run(
         await start_resources(application)
         await _receive_updates(application, settings)
         await application.start()
+        _freeze_startup_objects()
         waits = [asyncio.create_task(event.wait()) for event in (stop, lost)]
         await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
         for waiting in waits:
@@ -84,6 +86,17 @@ async def _run(
             _exit_after(STOP_DEADLINE, status=LOCK_LOST)
         await _stop(application)
     return lost.is_set()
+
+
+def _freeze_startup_objects() -> None:
+    """Leave what start-up built (modules, the Application, mappers) out of garbage collection.
+
+    A full collection walks every tracked object; with the libraries loaded that took up to 90
+    ms (bench/relay.py), a pause every few seconds that showed as the relay's p99 latency.
+    Frozen objects are never walked again; garbage made later is collected as before.
+    """
+    gc.collect()
+    gc.freeze()
 
 
 def webhook_path(webhook_url: str) -> str:
