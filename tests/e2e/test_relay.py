@@ -280,3 +280,46 @@ async def test_a_held_chat_with_a_long_backlog_does_not_hold_other_chats(harness
     ]
     assert harness.standin.user(held).inbox == []
     assert await delivery.pending_count(harness.resources.session_factory) == delivery.BATCH + 10
+
+
+async def test_a_reply_finds_its_ticket_by_the_header_while_no_reference_is_stored(
+    harness: Harness,
+) -> None:
+    from sqlalchemy import delete
+
+    from storage.models import ChatMessageRef
+
+    customer, agent, number = await assigned_ticket(harness)
+    await customer.send("Is anyone there?")
+    relayed = await agent.receive_text("Is anyone there?")
+    # as if the send's confirmation had not been stored yet (or a crash had lost it)
+    refs = select(func.count()).select_from(ChatMessageRef)
+    refs = refs.where(ChatMessageRef.telegram_message_id == relayed["message_id"])
+    async with harness.resources.session_factory() as session:
+        for _ in range(200):
+            if await session.scalar(refs):
+                break
+            await session.rollback()  # the next read sees new commits
+            await asyncio.sleep(0.02)
+        else:
+            raise AssertionError("the relayed message's reference was never stored")
+        await session.execute(delete(ChatMessageRef))
+        await session.commit()
+
+    await agent.reply(relayed, "Yes, here.")
+    assert (await customer.receive())["text"] == f"#{number} · Sam Support\nYes, here."
+
+
+async def test_a_header_does_not_open_someone_elses_ticket(harness: Harness) -> None:
+    customer, _agent, number = await assigned_ticket(harness)
+    other = harness.user(AGENT_ID + 1, "Olga", "olga")
+    await harness.add_agent(other, "Olga Other")
+    # a message in Olga's chat that starts like a relayed one of a ticket she does not have
+    lookalike = harness.standin.store.bot_message(other.chat, {"text": f"#{number} · Alice\nhi"})
+
+    await other.reply(lookalike, "Let me in")
+    await other.receive_text(f"You have no ticket #{number}.")
+    await asyncio.sleep(0.3)
+    assert not [m for m in customer.inbox if "Let me in" in (m.get("text") or "")]
+    async with harness.resources.session_factory() as session:
+        assert await session.scalar(select(func.count()).select_from(Message)) == 0
