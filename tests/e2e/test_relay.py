@@ -3,11 +3,21 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import timedelta
 
-from sqlalchemy import func, select
+from sqlalchemy import delete, func, select, update
 
-from storage.models import Delivery, EmailOutbox, Message, User
-from tests.support.harness import AGENT_ID, Harness, assigned_ticket, customer_with_ticket
+from bot import delivery
+from bot.clock import utcnow
+from bot.services import outbound
+from storage.models import ChatMessageRef, Delivery, EmailOutbox, Message, User
+from tests.support.harness import (
+    AGENT_ID,
+    Harness,
+    assigned_ticket,
+    customer_with_ticket,
+    started_bot,
+)
 
 
 async def test_text_relays_both_ways_with_header(harness: Harness) -> None:
@@ -194,9 +204,6 @@ async def test_redelivered_update_is_stored_once(harness: Harness) -> None:
 
 
 async def test_rate_limiter_keeps_the_bot_within_telegrams_overall_limit(tmp_path) -> None:
-    from bot.services import outbound
-    from tests.support.harness import started_bot
-
     async with started_bot(tmp_path, rate_limiter=True) as harness:
         chats = range(5000, 5090)
         for chat_id in chats:
@@ -226,9 +233,6 @@ async def test_rate_limiter_keeps_the_bot_within_telegrams_overall_limit(tmp_pat
 
 
 async def test_a_backlog_longer_than_one_batch_goes_out_in_one_pass(harness: Harness) -> None:
-    from bot import delivery
-    from bot.services import outbound
-
     chats = range(7000, 7004)
     for chat_id in chats:
         harness.standin.store.register_chat({"id": chat_id, "type": "private", "first_name": "C"})
@@ -248,14 +252,6 @@ async def test_a_backlog_longer_than_one_batch_goes_out_in_one_pass(harness: Har
 
 
 async def test_a_held_chat_with_a_long_backlog_does_not_hold_other_chats(harness: Harness) -> None:
-    from datetime import timedelta
-
-    from sqlalchemy import update
-
-    from bot import delivery
-    from bot.clock import utcnow
-    from bot.services import outbound
-
     held, other = 7100, 7101
     for chat_id in (held, other):
         harness.standin.store.register_chat({"id": chat_id, "type": "private", "first_name": "C"})
@@ -285,10 +281,6 @@ async def test_a_held_chat_with_a_long_backlog_does_not_hold_other_chats(harness
 async def test_a_reply_finds_its_ticket_by_the_header_while_no_reference_is_stored(
     harness: Harness,
 ) -> None:
-    from sqlalchemy import delete
-
-    from storage.models import ChatMessageRef
-
     customer, agent, number = await assigned_ticket(harness)
     await customer.send("Is anyone there?")
     relayed = await agent.receive_text("Is anyone there?")
