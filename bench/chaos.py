@@ -43,10 +43,8 @@ import asyncio
 import contextlib
 import os
 import random
-import shutil
 import signal
 import sys
-import tempfile
 import time
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
@@ -59,7 +57,7 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 from sqlalchemy import func, select  # noqa: E402
 
-from bench.common import machine, write_section  # noqa: E402
+from bench.common import machine, scratch_folder, write_section  # noqa: E402
 from bench.people import AGENT_BASE, agent_of, customer_id, populate  # noqa: E402
 from bot.delivery import PENDING  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
@@ -67,7 +65,7 @@ from bot.standin.faults import Fault  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.models import ChatMessageRef, Delivery  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
-from tests.support.process import bot_environment  # noqa: E402
+from tests.support.process import bot_environment, terminate  # noqa: E402
 
 SECTION = "## Chaos (bench/chaos.py)"
 FAULT_KINDS = ["429", "500", "502", "timeout", "drop_after_accept"]
@@ -190,14 +188,8 @@ class BotRunner:
         await self.process.wait()
 
     async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 15)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        if self.process is not None:
+            await terminate(self.process, within=15)
 
 
 # -- the script -------------------------------------------------------------------------------
@@ -503,8 +495,7 @@ def main() -> int:
         drain_limit=args.drain_limit,
     )
     command = " ".join(["python bench/chaos.py", *sys.argv[1:]])
-    folder = Path(tempfile.mkdtemp(prefix="chaos-bench-"))
-    try:
+    with scratch_folder("chaos-bench-", keep=args.keep) as folder:
         from storage.migrate import upgrade
 
         url = f"sqlite+aiosqlite:///{folder / 'chaos.db'}"
@@ -530,11 +521,6 @@ def main() -> int:
         if not args.no_write:
             write_section(SECTION, text)
         return 0 if outcome.ok else 1
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

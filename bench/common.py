@@ -1,10 +1,14 @@
-"""What every benchmark shares: the machine it ran on, and its section of BENCHMARKS.md."""
+"""What every benchmark shares: the machine it ran on, its section of BENCHMARKS.md, its folder."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import platform
+import shutil
 import sqlite3
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 BENCHMARKS = Path(__file__).resolve().parent.parent / "BENCHMARKS.md"
@@ -38,3 +42,16 @@ def write_section(heading: str, text: str) -> None:
     else:
         current = current.rstrip("\n") + "\n\n" + section
     BENCHMARKS.write_text(current)
+
+
+@contextlib.contextmanager
+def scratch_folder(prefix: str, *, keep: bool) -> Iterator[Path]:
+    """A fresh folder for a run's databases and logs; removed afterwards unless `keep`."""
+    folder = Path(tempfile.mkdtemp(prefix=prefix))
+    try:
+        yield folder
+    finally:
+        if keep:
+            print(f"kept {folder}")
+        else:
+            shutil.rmtree(folder, ignore_errors=True)

@@ -27,11 +27,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import os
-import shutil
-import signal
 import statistics
 import sys
-import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,18 +40,14 @@ if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
-from bench.chaos import (  # noqa: E402
-    TAG,
-    customer_id,
-    populate,
-    wait_drained,
-)
-from bench.common import machine, write_section  # noqa: E402
+from bench.chaos import TAG, wait_drained  # noqa: E402
+from bench.common import machine, scratch_folder, write_section  # noqa: E402
+from bench.people import customer_id, populate  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
-from tests.support.process import bot_environment  # noqa: E402
+from tests.support.process import bot_environment, terminate  # noqa: E402
 
 SECTION = "## Footprint (bench/footprint.py)"
 CUSTOMERS, AGENTS = 50, 10
@@ -124,16 +117,6 @@ async def started(process: asyncio.subprocess.Process, counter: Standin, polls: 
     return time.perf_counter() - began
 
 
-async def stop(process: asyncio.subprocess.Process) -> None:
-    if process.returncode is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(process.wait(), 20)
-        except TimeoutError:
-            process.kill()
-            await process.wait()
-
-
 def rss_mb(pid: int) -> float:
     return psutil.Process(pid).memory_info().rss / MB
 
@@ -162,7 +145,7 @@ async def measure(args: argparse.Namespace, url: str, folder: Path) -> Figures:
                 await started(process, counter, polls)
                 figures.startups.append(time.perf_counter() - began)
                 await wait_drained(sessions, within=60)
-                await stop(process)
+                await terminate(process, within=20)
                 print(f"start-up: {figures.startups[-1]:.2f} s", flush=True)
 
             # Memory, with the relay at full speed.
@@ -201,7 +184,7 @@ async def measure(args: argparse.Namespace, url: str, folder: Path) -> Figures:
                 figures.after_mb = rss_mb(process.pid)
                 print(f"idle after the load: {figures.after_mb:.1f} MB", flush=True)
             finally:
-                await stop(process)
+                await terminate(process, within=20)
     finally:
         await engine.dispose()
     return figures
@@ -260,11 +243,10 @@ def main() -> int:
     parser.add_argument("--keep", action="store_true", help="keep the folder (bot log, database)")
     args = parser.parse_args()
     command = " ".join(["python bench/footprint.py", *sys.argv[1:]])
-    folder = Path(tempfile.mkdtemp(prefix="footprint-bench-"))
-    try:
+    with scratch_folder("footprint-bench-", keep=args.keep) as folder:
         url = f"sqlite+aiosqlite:///{folder / 'footprint.db'}"
         upgrade(url)
-        asyncio.run(populate(url, CUSTOMERS, AGENTS))
+        asyncio.run(populate(url, CUSTOMERS, AGENTS, description="Footprint ticket"))
         figures = asyncio.run(measure(args, url, folder))
         text = report(figures, args, command)
         print(text)
@@ -276,11 +258,6 @@ def main() -> int:
             and figures.growth <= GROWTH_TARGET
         )
         return 0 if ok else 1
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

@@ -34,11 +34,9 @@ import asyncio
 import itertools
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
 import time
 from collections import defaultdict
 from collections.abc import Callable
@@ -49,14 +47,14 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
-from bench.common import machine, write_section  # noqa: E402
+from bench.common import machine, scratch_folder, write_section  # noqa: E402
 from bench.people import AGENT_BASE, CUSTOMER_BASE, populate  # noqa: E402
 from bot.delivery import pending_count  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
-from tests.support.process import bot_environment  # noqa: E402
+from tests.support.process import bot_environment, terminate  # noqa: E402
 
 SECTION = "## Relay (bench/relay.py)"
 TARGET_RATIO, TARGET_P99_MS = 0.70, 50.0
@@ -130,14 +128,8 @@ class BotUnderTest:
             await asyncio.sleep(0.05)
 
     async def stop(self) -> None:
-        if self.process is None or self.process.returncode is not None:
-            return
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            await asyncio.wait_for(self.process.wait(), 20)
-        except TimeoutError:
-            self.process.kill()
-            await self.process.wait()
+        if self.process is not None:
+            await terminate(self.process, within=20)
 
 
 async def _wait(predicate: Callable[[], bool], timeout: float, what: str) -> None:  # noqa: ASYNC109
@@ -368,8 +360,7 @@ def main() -> int:
     args = parser.parse_args()
     command = "python bench/relay.py " + " ".join(sys.argv[1:])
 
-    folder = Path(tempfile.mkdtemp(prefix="relay-bench-"))
-    try:
+    with scratch_folder("relay-bench-", keep=args.keep) as folder:
         began = time.perf_counter()
         template = prepare_template(folder, args.customers, args.agents)
         print(f"setup: {args.customers} customers, {args.agents} agents in {folder}", flush=True)
@@ -398,11 +389,6 @@ def main() -> int:
             write_section(SECTION, text)
         bad = sum(f.violations + f.lost + f.duplicates for f in results)
         return 1 if bad else 0
-    finally:
-        if args.keep:
-            print(f"kept {folder}")
-        else:
-            shutil.rmtree(folder, ignore_errors=True)
 
 
 if __name__ == "__main__":

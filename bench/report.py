@@ -13,9 +13,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import platform
 import resource
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -27,6 +25,7 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import select  # noqa: E402
 
+from bench.common import machine, write_section  # noqa: E402
 from bot.reports import metrics  # noqa: E402
 from bot.reports.generator import Generator, generate  # noqa: E402
 from bot.reports.importer import import_file  # noqa: E402
@@ -42,16 +41,6 @@ TARGET_IMPORT, TARGET_SPEEDUP, TARGET_RSS = 30.0, 20.0, 500.0
 
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
-
-def cpu_model() -> str:
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or "unknown CPU"
 
 
 async def report(session_factory, as_of) -> list[tuple]:
@@ -97,19 +86,6 @@ def timed(label: str, runs: int, work) -> tuple[float, object]:
         times.append(time.perf_counter() - start)
         print(f"  {label}: {times[-1]:.3f} s", flush=True)
     return statistics.median(times), result
-
-
-def write_section(text: str) -> None:
-    path = ROOT / "BENCHMARKS.md"
-    content = path.read_text() if path.exists() else "# Benchmarks\n"
-    if SECTION in content:
-        head, rest = content.split(SECTION, 1)
-        tail = rest.split("\n## ", 1)
-        after = "\n## " + tail[1] if len(tail) > 1 else ""
-        content = head + text.rstrip() + "\n" + after
-    else:
-        content = content.rstrip() + "\n\n" + text.rstrip() + "\n"
-    path.write_text(content)
 
 
 def main() -> int:
@@ -166,15 +142,9 @@ def main() -> int:
     cells = len(fast) * len(metrics.COLUMNS)
     speedup = base_s / report_s
     rss = peak_rss_mb()
-    machine = (
-        f"{cpu_model()}, {__import__('os').cpu_count()} CPUs, {platform.system()} "
-        f"{platform.release()}, Python {platform.python_version()}, SQLite {sqlite3.sqlite_version}"
-    )
     verdict = lambda ok: "ok" if ok else "MISSED"  # noqa: E731
     lines = [
-        SECTION,
-        "",
-        f"Machine: {machine}",
+        f"Machine: {machine()}",
         f"Command: `{command.strip()}`",
         "",
         "| figure | value | target |",
@@ -212,9 +182,9 @@ def main() -> int:
     ]
     text = "\n".join(lines)
     print()
-    print(text)
+    print(SECTION, text, sep="\n\n")
     if not args.no_write:
-        write_section(text)
+        write_section(SECTION, text)
     return 0 if agree else 1
 
 

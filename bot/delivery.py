@@ -164,8 +164,8 @@ class DeliverySender:
     async def _send_chat(self, rows: list[Delivery]) -> int:
         sent = 0
         async with self._limit:
-            for row in rows:
-                if row.next_try_at > utcnow() or not await self._send_row(row):
+            for row in rows:  # all due: chats with a postponed row were not read
+                if not await self._send_row(row):
                     self._wake_at(row.next_try_at)
                     break
                 sent += 1

@@ -40,6 +40,18 @@ def bot_environment(standin: BotApiStandin, database_url: str, **extra: str) -> 
 STARTED = "Application started"
 
 
+async def terminate(process: asyncio.subprocess.Process, *, within: float) -> int:
+    """SIGTERM if still running, SIGKILL after `within` seconds; the exit status."""
+    if process.returncode is not None:
+        return process.returncode
+    process.send_signal(signal.SIGTERM)
+    try:
+        return await asyncio.wait_for(process.wait(), within)
+    except TimeoutError:
+        process.kill()
+        return await process.wait()
+
+
 class BotProcess:
     """Start, signal, SIGKILL and restart `python bot.py run` against a stand-in."""
 
@@ -110,11 +122,4 @@ class BotProcess:
 
     async def stop(self) -> int:
         """SIGTERM if still running (SIGKILL after 15 s); the exit status."""
-        if self.process is None or self.process.returncode is not None:
-            return self.process.returncode if self.process else 0
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            return await asyncio.wait_for(self.process.wait(), 15)
-        except TimeoutError:
-            self.process.kill()
-            return await self.process.wait()
+        return 0 if self.process is None else await terminate(self.process, within=15)
