@@ -1,18 +1,21 @@
 """Sends the queued Telegram deliveries: in order per chat, retried until delivered.
 
-A pass takes the pending rows in id order; a chat whose oldest pending row is not yet due
-(or fails now) keeps all its later rows waiting, so a chat's order always holds. Chats are
-served concurrently. Each sent part is committed before its chat's next part (parts of
-different chats confirmed at the same time share one transaction), so a crash resends at most
-one part per chat: the one whose answer was lost.
+A chat being sent to has a worker of its own that sends its pending rows in id order; a chat
+whose oldest pending row is not yet due (or fails now) keeps all its later rows waiting, so a
+chat's order always holds. Chats are served concurrently, and a row queued for a chat whose
+worker is busy is read by that worker as soon as it is done (the chat is marked dirty), so a
+new message waits for its own chat only, never for the other chats. Each sent part is
+committed before its chat's next part (parts of different chats confirmed at the same time
+share one transaction), so a crash resends at most one part per chat: the one whose answer
+was lost.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections import defaultdict
+from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
@@ -42,12 +45,15 @@ CONCURRENT_CHATS = 16
 _HELD_CHATS = select(Delivery.chat_id).where(
     Delivery.status == PENDING, Delivery.next_try_at > bindparam("now")
 )
-_PENDING = (
+_DUE = (
     select(Delivery)
     .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
     .order_by(Delivery.id)
     .limit(BATCH)
 )
+# A pass: the chats that have no worker now (a busy chat's worker reads its own rows).
+_PENDING = _DUE.where(Delivery.chat_id.not_in(bindparam("busy", expanding=True)))
+_CHAT_PENDING = _DUE.where(Delivery.chat_id == bindparam("chat"))
 
 
 def backoff(failures: int) -> timedelta:
@@ -77,19 +83,30 @@ class DeliverySender:
         self._wakeup_at: float | None = None
         self._closed = False
         self._confirmations = _Confirmations(session_factory)
-        self._holds: set[asyncio.Future[None]] = set()  # answers to be said before a pass
+        self._holds: set[asyncio.Future[None]] = set()  # answers to be said before a read
+        self._workers: dict[int, asyncio.Task[int]] = {}  # chat id: the worker sending to it
+        self._dirty: set[int] = set()  # busy chats with rows queued since their worker read
 
-    def kick(self, *, after: asyncio.Future[None] | None = None) -> None:
-        """Start a pass now, or another one right after the running pass.
+    def kick(
+        self, *, after: asyncio.Future[None] | None = None, chats: Collection[int] | None = None
+    ) -> None:
+        """Send what was queued for `chats` (None: for any chat) now.
 
-        With `after` (an update's answer being said), the next pass first waits for it, so a
-        chat sees that answer before the notices the same update queued.
+        A busy chat's worker reads the new rows when done with the ones it has; for the other
+        chats a pass starts now, or right after the running pass. With `after` (an update's
+        answer being said), the rows are read once it is said, so a chat sees that answer
+        before the notices the same update queued.
         """
         if self._closed:
             return
         if after is not None and not after.done():
             self._holds.add(after)
             after.add_done_callback(self._holds.discard)
+        if chats is not None:
+            idle = [chat for chat in chats if chat not in self._workers]
+            self._dirty.update(chat for chat in chats if chat in self._workers)
+            if not idle:
+                return
         if self._task is not None and not self._task.done():
             self._again = True
             return
@@ -100,9 +117,7 @@ class DeliverySender:
         while self._again:
             self._again = False
             try:
-                if self._holds:
-                    await asyncio.wait(list(self._holds))
-                await self.sweep()
+                await self._pass()
             except Exception:
                 log.exception("delivery pass failed")
 
@@ -121,55 +136,90 @@ class DeliverySender:
         self._wakeup = self._wakeup_at = None
         self.kick()
 
+    def _running(self) -> list[asyncio.Task]:
+        tasks = [*self._workers.values(), *([self._task] if self._task is not None else [])]
+        return [task for task in tasks if not task.done()]
+
     async def wait_idle(self) -> None:
-        if self._task is not None:
-            await asyncio.shield(self._task)
+        """Until no pass and no chat's worker is running."""
+        while running := self._running():
+            await asyncio.wait(running)
 
     async def close(self, *, grace: float) -> None:
-        """Shutting down: no new passes; the running one gets `grace` seconds, then is cancelled.
+        """Shutting down: no new passes; running sends get `grace` seconds, then are cancelled.
 
         Whatever is not sent stays pending in the database for the next run.
         """
         self._closed = True
         if self._wakeup is not None:
             self._wakeup.cancel()
-        task = self._task
-        if task is not None and not task.done():
-            try:
-                await asyncio.wait_for(asyncio.shield(task), grace)
-            except TimeoutError:
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await task
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        while (running := self._running()) and (left := deadline - loop.time()) > 0:
+            await asyncio.wait(running, timeout=left)
+        running = self._running()
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
         await self._confirmations.drain()  # a part that went out is stored before we stop
 
     async def sweep(self) -> int:
-        """Send every due row, a batch at a time; returns how many rows were delivered."""
-        delivered = 0
-        async with self._lock:
+        """Send every due row; returns how many rows the chats' workers it started delivered."""
+        started = await self._pass()
+        return sum(await asyncio.gather(*started))
+
+    async def _pass(self) -> list[asyncio.Task[int]]:
+        """Start a worker for each chat with due rows and no worker yet, a batch at a time."""
+        started: list[asyncio.Task[int]] = []
+        async with self._lock:  # one pass at a time: the busy chats it excludes stay busy
             while not self._closed:
+                await self._said()
+                busy = list(self._workers)
+                self._dirty.update(busy)  # rows queued for them: their workers read them
                 async with self._sessions() as session:
-                    rows = list(await session.scalars(_PENDING, {"now": utcnow()}))
+                    rows = await session.scalars(_PENDING, {"now": utcnow(), "busy": busy})
+                    rows = list(rows)
+                if self._closed:
+                    break
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for row in rows:
                     by_chat[row.chat_id].append(row)
-                sent = sum(
-                    await asyncio.gather(*(self._send_chat(chat) for chat in by_chat.values()))
-                )
-                delivered += sent
-                if len(rows) < BATCH or not sent:
-                    break  # all read; or every chat is held now (woken when due)
-        return delivered
+                for chat_id, chat_rows in by_chat.items():
+                    task = asyncio.create_task(self._work(chat_id, chat_rows), name="delivery")
+                    self._workers[chat_id] = task
+                    started.append(task)
+                if len(rows) < BATCH:
+                    break  # all read (a chat cut off by the batch is dirty on the next read)
+        return started
 
-    async def _send_chat(self, rows: list[Delivery]) -> int:
+    async def _said(self) -> None:
+        if self._holds:
+            await asyncio.wait(list(self._holds))
+
+    async def _work(self, chat_id: int, rows: list[Delivery]) -> int:
+        """A chat's worker: send its rows, then whatever was queued for it meanwhile."""
         sent = 0
-        async with self._limit:
-            for row in rows:  # all due: chats with a postponed row were not read
-                if not await self._send_row(row):
-                    self._wake_at(row.next_try_at)
-                    break
-                sent += 1
-        return sent
+        try:
+            while True:
+                async with self._limit:
+                    for row in rows:  # all due: a chat with a postponed row is not read
+                        if not await self._send_row(row):
+                            self._wake_at(row.next_try_at)
+                            return sent
+                        sent += 1
+                if chat_id not in self._dirty or self._closed:
+                    return sent
+                self._dirty.discard(chat_id)
+                await self._said()
+                async with self._sessions() as session:
+                    rows = await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id})
+                    rows = list(rows)
+        except Exception:  # its rows stay pending: the sweep job tries them again
+            log.exception("delivery to a chat failed")
+            return sent
+        finally:
+            del self._workers[chat_id]
+            self._dirty.discard(chat_id)
 
     async def _send_row(self, row: Delivery) -> bool:
         """Deliver one row; False leaves it (and its chat's later rows) for a later pass."""

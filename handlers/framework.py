@@ -34,6 +34,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.delivery import keyboard
 from bot.formatting import esc
+from bot.services import outbound
 from bot.services.errors import ServiceError
 from handlers import menus
 from handlers.context import HelpdeskContext
@@ -152,6 +153,7 @@ def _unit_of(context: HelpdeskContext) -> tuple[AsyncSession, Redo | None]:
 async def _roll_back(session: AsyncSession, redo: Redo | None) -> None:
     """Undo the handler's work, keeping what the guard wrote (who wrote, when) committed."""
     await session.rollback()
+    outbound.queued_chats(session)  # rolled back: nothing to send
     if redo is not None:
         await redo(session)
         await session.commit()
@@ -173,7 +175,7 @@ def action(func: Handler) -> Callable[[Update, HelpdeskContext], Awaitable[None]
                 result = refusal(update, error)
             finally:
                 context._session = None
-        said = after_commit(context)
+        said = after_commit(context, session)
         try:
             await say(update, context, result)
         finally:
@@ -209,7 +211,7 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
                     outcome = Step(None, [refusal(update, error)])
                 finally:
                     context._session = None
-            said = after_commit(context)
+            said = after_commit(context, session)
             try:
                 await say(update, context, outcome.say)
             finally:
@@ -236,12 +238,12 @@ async def _store(session, key, outcome: Step, context: HelpdeskContext, update_i
         )
 
 
-def after_commit(context: HelpdeskContext) -> asyncio.Future[None]:
+def after_commit(context: HelpdeskContext, session: AsyncSession) -> asyncio.Future[None]:
     """Wake the senders for whatever the transaction queued. Telegram deliveries wait for the
     returned future, to be resolved once the answer was said: the chat sees the answer before
     the notices its own update queued."""
     said: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    context.bot_data.delivery.kick(after=said)
+    context.bot_data.delivery.kick(after=said, chats=outbound.queued_chats(session))
     if context.mail_queued:
         context.mail_queued = False
         context.bot_data.kick_email()

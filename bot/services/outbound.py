@@ -85,6 +85,15 @@ async def _queue(
         _INSERT,
         {"chat_id": chat_id, "payload": payload, "ticket_id": ticket_id, "message_id": message_id},
     )
+    session.info.setdefault(_QUEUED_CHATS, set()).add(chat_id)
+
+
+def queued_chats(session: AsyncSession) -> set[int]:
+    """The chats this session queued rows for since the last call (the sender's wake-up list)."""
+    return session.info.pop(_QUEUED_CHATS, set())
+
+
+_QUEUED_CHATS = "outbound.queued_chats"
 
 
 _INSERT = insert(Delivery.__table__)  # built once: the relay queues one row per message

@@ -278,6 +278,37 @@ async def test_a_held_chat_with_a_long_backlog_does_not_hold_other_chats(harness
     assert await delivery.pending_count(harness.resources.session_factory) == delivery.BATCH + 10
 
 
+async def test_a_message_does_not_wait_for_another_chats_backlog(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    busy = harness.user(7200, "Busy")
+    await busy.send("/help")  # the stand-in knows the chat
+    await busy.receive()
+    harness.standin.latency = 0.05  # each Bot API call: 50 ms
+    async with harness.resources.session_factory() as session:
+        for n in range(40):  # two seconds of sending to one chat
+            await outbound.queue_text(session, chat_id=busy.id, text=f"notice {n}")
+        await session.commit()
+    harness.application.bot_data.delivery.kick()
+    await busy.wait_until(lambda inbox: len(inbox) >= 3)
+
+    await customer.send("Urgent, please")
+    await agent.receive_text("Urgent, please", timeout=1)
+    assert len(busy.inbox) < 20  # sent while the other chat's backlog is still going out
+
+
+async def test_rows_queued_for_a_busy_chat_follow_without_the_sweep(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    harness.standin.latency = 0.02
+    for n in range(30):  # each message is queued while the agent's chat is being sent to
+        await customer.send(f"part {n}")
+    # well before the next sweep (every 5 s) would pick up a forgotten row
+    def parts(inbox: list[dict]) -> list[str]:
+        return [m["text"] for m in inbox if "part " in (m.get("text") or "")]
+
+    inbox = await agent.wait_until(lambda inbox: len(parts(inbox)) >= 30, timeout=3)
+    assert parts(inbox) == [f"#{number} · Alice\npart {n}" for n in range(30)]
+
+
 async def test_a_reply_finds_its_ticket_by_the_header_while_no_reference_is_stored(
     harness: Harness,
 ) -> None:
