@@ -279,7 +279,7 @@ async def test_a_held_chat_with_a_long_backlog_does_not_hold_other_chats(harness
 
 
 async def test_a_message_does_not_wait_for_another_chats_backlog(harness: Harness) -> None:
-    customer, agent, number = await assigned_ticket(harness)
+    customer, agent, _ = await assigned_ticket(harness)
     busy = harness.user(7200, "Busy")
     await busy.send("/help")  # the stand-in knows the chat
     await busy.receive()
