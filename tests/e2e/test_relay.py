@@ -301,6 +301,7 @@ async def test_rows_queued_for_a_busy_chat_follow_without_the_sweep(harness: Har
     harness.standin.latency = 0.02
     for n in range(30):  # each message is queued while the agent's chat is being sent to
         await customer.send(f"part {n}")
+
     # well before the next sweep (every 5 s) would pick up a forgotten row
     def parts(inbox: list[dict]) -> list[str]:
         return [m["text"] for m in inbox if "part " in (m.get("text") or "")]
