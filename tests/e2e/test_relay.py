@@ -302,10 +302,10 @@ async def test_rows_queued_for_a_busy_chat_follow_without_the_sweep(harness: Har
     for n in range(30):  # each message is queued while the agent's chat is being sent to
         await customer.send(f"part {n}")
 
-    # well before the next sweep (every 5 s) would pick up a forgotten row
     def parts(inbox: list[dict]) -> list[str]:
         return [m["text"] for m in inbox if "part " in (m.get("text") or "")]
 
+    # well before the next sweep (every 5 s) would pick up a forgotten row
     inbox = await agent.wait_until(lambda inbox: len(parts(inbox)) >= 30, timeout=3)
     assert parts(inbox) == [f"#{number} · Alice\npart {n}" for n in range(30)]
 
