@@ -103,10 +103,10 @@ class DeliverySender:
             self._holds.add(after)
             after.add_done_callback(self._holds.discard)
         if chats is not None:
-            idle = [chat for chat in chats if chat not in self._workers]
-            self._dirty.update(chat for chat in chats if chat in self._workers)
-            if not idle:
-                return
+            busy = self._workers.keys() & chats
+            self._dirty |= busy
+            if len(busy) == len(chats):
+                return  # nothing queued, or only for chats whose workers will read it
         if self._task is not None and not self._task.done():
             self._again = True
             return
