@@ -19,7 +19,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, func, insert, select, update
+from sqlalchemy import bindparam, case, func, insert, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -326,6 +326,8 @@ class _Confirmations:
 
     _table = Delivery.__table__
     _refs = ChatMessageRef.__table__
+    _status = bindparam("b_status", type_=_table.c.status.type)
+    # One statement for every part; the last part of a row (b_status SENT) also finishes it.
     _progress = (
         update(_table)
         .where(_table.c.id == bindparam("b_id"))
@@ -333,12 +335,10 @@ class _Confirmations:
             parts_sent=bindparam("b_parts_sent"),
             attempts=bindparam("b_attempts"),
             sent_message_id=bindparam("b_sent_message_id"),
+            status=_status,
+            sent_at=bindparam("b_sent_at"),
+            last_error=case((_status == SENT, None), else_=_table.c.last_error),
         )
-    )
-    _finished = (
-        update(_table)
-        .where(_table.c.id == bindparam("b_id"))
-        .values(status=SENT, sent_at=bindparam("b_sent_at"), last_error=None)
     )
     _insert_refs = insert(_refs)
 
@@ -373,17 +373,18 @@ class _Confirmations:
                         future.set_result(None)
 
     async def _write(self, batch: list[tuple[Delivery, int, bool, asyncio.Future[None]]]) -> None:
+        now = utcnow()
         progress = [
             {
                 "b_id": row.id,
                 "b_parts_sent": row.parts_sent,
                 "b_attempts": row.attempts,
                 "b_sent_message_id": row.sent_message_id,
+                "b_status": SENT if done else PENDING,
+                "b_sent_at": now if done else None,
             }
-            for row, _, _, _ in batch
+            for row, _, done, _ in batch
         ]
-        now = utcnow()
-        finished = [{"b_id": row.id, "b_sent_at": now} for row, _, done, _ in batch if done]
         refs = [
             {"chat_id": row.chat_id, "telegram_message_id": message_id, "ticket_id": row.ticket_id}
             for row, message_id, _, _ in batch
@@ -391,8 +392,6 @@ class _Confirmations:
         ]
         async with self._sessions() as session:
             await session.execute(self._progress, progress)
-            if finished:
-                await session.execute(self._finished, finished)
             if refs:
                 await session.execute(self._insert_refs, refs)
             await session.commit()

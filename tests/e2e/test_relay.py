@@ -147,6 +147,16 @@ async def test_long_message_arrives_whole_in_parts(harness: Harness) -> None:
     # the agent can reply to either part
     await agent.reply(second, "Got it all")
     assert (await customer.receive())["text"].endswith("Got it all")
+    async with harness.resources.session_factory() as session:
+        row = (
+            await session.execute(
+                select(Delivery.status, Delivery.parts_sent)
+                .where(Delivery.chat_id == AGENT_ID)
+                .order_by(Delivery.id.desc())
+                .limit(1)
+            )
+        ).one()  # the long message: the last row queued for the agent
+    assert tuple(row) == ("sent", 2)
 
 
 async def test_faults_deliver_exactly_once_in_order(harness: Harness) -> None:
@@ -163,8 +173,10 @@ async def test_faults_deliver_exactly_once_in_order(harness: Harness) -> None:
     relayed = [m for m in agent.inbox if (m.get("text") or "").startswith(f"#{number} · Alice\n")]
     assert len(relayed) == 5
     async with harness.resources.session_factory() as session:
-        statuses = list(await session.scalars(select(Delivery.status)))
-    assert set(statuses) == {"sent"}
+        rows = (await session.execute(select(Delivery.status, Delivery.last_error))).all()
+        unstamped = await session.scalar(select(Delivery.id).where(Delivery.sent_at.is_(None)))
+    # sent in the end: the errors of the failed tries are cleared, the time of sending stored
+    assert set(rows) == {("sent", None)} and unstamped is None
 
 
 async def test_blocked_user_is_marked_and_not_retried(harness: Harness) -> None:
