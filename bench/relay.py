@@ -20,6 +20,11 @@ message in the agent's chat). Every customer's messages must arrive exactly once
 (checked; violations are reported). Figures are medians over `--runs` repetitions, bots
 alternating; the section `## Relay (bench/relay.py)` of BENCHMARKS.md is rewritten.
 
+Before each repetition the helpdesk's storage is measured alone, in this process, on a copy of
+the same database (`storage_cpu_ms`): what one relayed message costs the database layer without
+Telegram. At 0 ms it explains the throughput ratio: the helpdesk's CPU per message is about the
+bare bot's receive-and-send plus that.
+
 Each measurement runs at every `--latencies` value (milliseconds the stand-in takes before it
 answers each Bot API call): 0 ms shows the CPU cost on this machine, where the bare bot's one
 update at a time costs nothing but CPU; a few tens of milliseconds is the round trip to
@@ -48,11 +53,12 @@ sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 from bench.common import machine, scratch_folder, write_section  # noqa: E402
-from bench.people import AGENT_BASE, CUSTOMER_BASE, populate  # noqa: E402
+from bench.people import AGENT_BASE, CUSTOMER_BASE, agent_of, populate  # noqa: E402
 from bot.delivery import pending_count  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
+from storage.sqlite import InlineConnection  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
 from tests.support.process import bot_environment, terminate  # noqa: E402
 
@@ -69,6 +75,70 @@ def prepare_template(folder: Path, customers: int, agents: int) -> Path:
     with sqlite3.connect(path) as connection:
         connection.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     return path
+
+
+# -- the helpdesk's storage alone -------------------------------------------------------------
+async def storage_cpu_ms(
+    folder: Path, template: Path, customers: int, agents: int, messages: int
+) -> tuple[float, float]:
+    """CPU per relayed message of the database work alone, no Telegram: the update's
+    transaction as the bot runs it (the guard's touch, relay.customer_message, commit), then
+    the sender's read of the chat's row and the confirmation of its send. One message at a
+    time, as at the paced load; at saturation confirmations share transactions. Returns the
+    milliseconds per message in all, and of them inside SQLite (the sqlite3 module's calls)."""
+    from bot import delivery  # the sender's own statements, read and confirm, measured as is
+    from bot.clock import utcnow
+    from bot.services import relay, users
+
+    database = folder / "storage.db"
+    shutil.copy(template, database)
+    engine = create_engine(f"sqlite+aiosqlite:///{database}")
+    sessions = create_session_factory(engine)
+    confirmations = delivery._Confirmations(sessions)
+    telegram_ids = itertools.count(1_000_000)  # the ids Telegram would give the sent messages
+
+    async def one(seq: int) -> None:
+        customer = CUSTOMER_BASE + seq % customers
+        async with sessions() as session:
+            actor, _ = await users.touch(
+                session, telegram_id=customer, username=None, language=None, is_admin=False
+            )
+            incoming = relay.Incoming(
+                update_id=seq + 1, chat_id=customer, message_id=seq + 1, text=f"bench {seq}"
+            )
+            await relay.customer_message(session, actor=actor, incoming=incoming)
+            await session.commit()
+        async with sessions() as session:
+            chat = {"now": utcnow(), "chat": agent_of(seq % customers, agents)}
+            rows = list(await session.scalars(delivery._CHAT_PENDING, chat))
+        for row in rows:  # the setup's assignment notices too, on the first reads
+            sent_id = next(telegram_ids)
+            row.parts_sent, row.attempts, row.sent_message_id = 1, 1, sent_id
+            await confirmations.confirm(row, sent_id, done=True)
+
+    inside_sqlite = 0.0  # seconds spent in the sqlite3 module's calls (SQLite's own work)
+    run_now = InlineConnection._execute
+
+    async def timed(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        nonlocal inside_sqlite
+        began = time.perf_counter()
+        try:
+            return await run_now(self, fn, *args, **kwargs)
+        finally:
+            inside_sqlite += time.perf_counter() - began
+
+    try:
+        for seq in range(200):  # warm-up: statement caches, the first checkpoint
+            await one(seq)
+        InlineConnection._execute = timed  # type: ignore[method-assign]
+        began = time.process_time()
+        for seq in range(200, 200 + messages):
+            await one(seq)
+        spent = time.process_time() - began
+    finally:
+        InlineConnection._execute = run_now  # type: ignore[method-assign]
+        await engine.dispose()
+    return spent * 1000 / messages, inside_sqlite * 1000 / messages
 
 
 # -- one bot process against one stand-in --------------------------------------------------
@@ -266,7 +336,12 @@ async def measure(
 # -- report ---------------------------------------------------------------------------------
 
 
-def summarise(results: list[Figures], args: argparse.Namespace, command: str) -> str:
+def summarise(
+    results: list[Figures],
+    storage: list[tuple[float, float]],
+    args: argparse.Namespace,
+    command: str,
+) -> str:
     runs = len([f for f in results if f.bot == "helpdesk"]) // len(args.latencies)
     lines = [
         "```",
@@ -280,6 +355,8 @@ def summarise(results: list[Figures], args: argparse.Namespace, command: str) ->
     ]
     for latency in args.latencies:
         lines += ["", *_block([f for f in results if f.latency_ms == latency], args, latency)]
+    if 0 in args.latencies:
+        lines += ["", *_storage_block(results, storage)]
     violations = sum(f.violations for f in results)
     lost = sum(f.lost for f in results)
     duplicates = sum(f.duplicates for f in results)
@@ -340,6 +417,30 @@ def _block(results: list[Figures], args: argparse.Namespace, latency: float) -> 
     return lines
 
 
+def _storage_block(results: list[Figures], storage: list[tuple[float, float]]) -> list[str]:
+    """Where the 0 ms throughput goes: the bare bot's receive-and-send plus the storage."""
+    bare = statistics.median(f.cpu_ms for f in results if f.bot == "bare" and f.latency_ms == 0)
+    helpdesk = statistics.median(
+        f.cpu_ms for f in results if f.bot == "helpdesk" and f.latency_ms == 0
+    )
+    alone = statistics.median(total for total, _ in storage)
+    inside = statistics.median(sqlite for _, sqlite in storage)
+    budget = bare * (1 / TARGET_RATIO - 1)
+    return [
+        "### Where the 0 ms throughput goes",
+        "",
+        f"- storage alone (the update's transaction and the confirmation of its send, through"
+        f" the services on this SQLite, no Telegram; one message at a time): **{alone:.2f} ms**"
+        f" CPU per message (runs: {', '.join(f'{total:.2f}' for total, _ in storage)}), of which"
+        f" {inside:.2f} ms inside SQLite itself",
+        f"- helpdesk {helpdesk:.2f} ms per message ≈ bare bot's receive and send {bare:.2f} ms +"
+        f" storage {alone:.2f} ms; a throughput ratio of {TARGET_RATIO:.2f} leaves"
+        f" {bare:.2f} × (1/{TARGET_RATIO:.2f} − 1) = **{budget:.2f} ms** per message for"
+        f" everything the helpdesk adds; ratio predicted from these figures,"
+        f" bare / (bare + storage): {bare / (bare + alone):.2f}",
+    ]
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--customers", type=int, default=60)
@@ -365,8 +466,18 @@ def main() -> int:
         template = prepare_template(folder, args.customers, args.agents)
         print(f"setup: {args.customers} customers, {args.agents} agents in {folder}", flush=True)
         results: list[Figures] = []
+        storage: list[tuple[float, float]] = []
         bots = [args.only] if args.only else ["helpdesk", "bare"]
         for run in range(args.runs):
+            if "helpdesk" in bots:
+                storage.append(
+                    asyncio.run(storage_cpu_ms(folder, template, args.customers, args.agents, 2000))
+                )
+                print(
+                    f"run {run + 1} storage alone: {storage[-1][0]:.2f} ms CPU/msg"
+                    f" ({storage[-1][1]:.2f} ms inside SQLite)",
+                    flush=True,
+                )
             for latency in args.latencies:
                 for name in bots if run % 2 == 0 else bots[::-1]:
                     figures = asyncio.run(measure(name, folder, template, args, run, latency))
@@ -382,7 +493,7 @@ def main() -> int:
                     )
         if args.only:
             return 0
-        text = summarise(results, args, command.strip())
+        text = summarise(results, storage, args, command.strip())
         print(text)
         print(f"total {time.perf_counter() - began:.0f} s")
         if not args.no_write:
