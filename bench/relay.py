@@ -54,7 +54,9 @@ os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 from bench.common import machine, scratch_folder, write_section  # noqa: E402
 from bench.people import AGENT_BASE, CUSTOMER_BASE, agent_of, populate  # noqa: E402
-from bot.delivery import pending_count  # noqa: E402
+from bot import delivery  # noqa: E402  (its private read and confirmation: measured as is)
+from bot.clock import utcnow  # noqa: E402
+from bot.services import relay, users  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -64,6 +66,7 @@ from tests.support.process import bot_environment, terminate  # noqa: E402
 
 SECTION = "## Relay (bench/relay.py)"
 TARGET_RATIO, TARGET_P99_MS = 0.70, 50.0
+STORAGE_MESSAGES = 2000  # messages of each storage-alone measurement
 
 
 # -- the database every helpdesk run starts from ----------------------------------------------
@@ -86,10 +89,6 @@ async def storage_cpu_ms(
     the sender's read of the chat's row and the confirmation of its send. One message at a
     time, as at the paced load; at saturation confirmations share transactions. Returns the
     milliseconds per message in all, and of them inside SQLite (the sqlite3 module's calls)."""
-    from bot import delivery  # the sender's own statements, read and confirm, measured as is
-    from bot.clock import utcnow
-    from bot.services import relay, users
-
     database = folder / "storage.db"
     shutil.copy(template, database)
     engine = create_engine(f"sqlite+aiosqlite:///{database}")
@@ -261,7 +260,7 @@ async def measure(
                 try:
                     sessions = create_session_factory(engine)
                     for _ in range(3000):
-                        if await pending_count(sessions) == 0:
+                        if await delivery.pending_count(sessions) == 0:
                             break
                         await asyncio.sleep(0.05)
                 finally:
@@ -471,7 +470,11 @@ def main() -> int:
         for run in range(args.runs):
             if "helpdesk" in bots:
                 storage.append(
-                    asyncio.run(storage_cpu_ms(folder, template, args.customers, args.agents, 2000))
+                    asyncio.run(
+                        storage_cpu_ms(
+                            folder, template, args.customers, args.agents, STORAGE_MESSAGES
+                        )
+                    )
                 )
                 print(
                     f"run {run + 1} storage alone: {storage[-1][0]:.2f} ms CPU/msg"
