@@ -53,7 +53,7 @@ sys.path.insert(0, str(ROOT))
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 
 from bench.common import machine, scratch_folder, write_section  # noqa: E402
-from bench.people import AGENT_BASE, CUSTOMER_BASE, agent_of, populate  # noqa: E402
+from bench.people import AGENT_BASE, agent_of, customer_id, populate  # noqa: E402
 from bot import delivery  # noqa: E402  (its private read and confirmation: measured as is)
 from bot.clock import utcnow  # noqa: E402
 from bot.services import relay, users  # noqa: E402
@@ -97,7 +97,7 @@ async def storage_cpu_ms(
     telegram_ids = itertools.count(1_000_000)  # the ids Telegram would give the sent messages
 
     async def one(seq: int) -> None:
-        customer = CUSTOMER_BASE + seq % customers
+        customer = customer_id(seq % customers)
         async with sessions() as session:
             actor, _ = await users.touch(
                 session, telegram_id=customer, username=None, language=None, is_admin=False
@@ -222,7 +222,7 @@ def percentile(values: list[float], q: int) -> float:
 async def measure(
     name: str, folder: Path, template: Path, args: argparse.Namespace, run: int, latency_ms: float
 ) -> Figures:
-    customers = [CUSTOMER_BASE + c for c in range(args.customers)]
+    customers = [customer_id(c) for c in range(args.customers)]
     recorder = Recorder()
     async with BotApiStandin(
         token=TOKEN, bot_username=BOT_USERNAME, latency=latency_ms / 1000
@@ -237,7 +237,7 @@ async def measure(
         standin.store.bot_message = bot_message  # type: ignore[method-assign]
         people = {ADMIN_ID: "Ada"}
         people.update({AGENT_BASE + a: f"Agent{a}" for a in range(args.agents)})
-        people.update({tid: f"Customer{tid - CUSTOMER_BASE}" for tid in customers})
+        people.update({customer_id(c): f"Customer{c}" for c in range(args.customers)})
         for telegram_id, first_name in people.items():
             standin.user(telegram_id, first_name=first_name).chat.known = True
 
