@@ -19,6 +19,7 @@ from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import DeliverySender
 from bot.polling import AcknowledgingApplication, AcknowledgingBot, UpdateAcks
 from bot.resources import Resources
+from bot.services import roles
 from handlers import menus
 from handlers.context import BotData, HelpdeskContext
 from storage.models import Role, User
@@ -82,7 +83,8 @@ async def start_resources(application: Application) -> None:
     data.bot_username = application.bot.username
     data.delivery = DeliverySender(resources.session_factory, application.bot)
     data.kick_email = lambda: application.job_queue.run_once(_send_mail_now, 0)
-    await _set_menus(application)
+    reconciled = await roles.at_start(resources.session_factory, resources.settings.admin_ids)
+    await _set_menus(application, former_staff=reconciled.demoted)
     sender = data.delivery
     jobs.schedule_jobs(application.job_queue, resources, delivery_sweep=lambda _: sender.sweep())
     sender.kick()  # whatever a previous run left pending
@@ -92,7 +94,7 @@ async def stop_resources(application: Application) -> None:
     await application.bot_data.resources.close()
 
 
-async def _set_menus(application: Application) -> None:
+async def _set_menus(application: Application, *, former_staff: list[int]) -> None:
     resources: Resources = application.bot_data.resources
     try:
         await menus.set_default_menu(application.bot)
@@ -107,6 +109,8 @@ async def _set_menus(application: Application) -> None:
         chats = {telegram_id: Role(role) for telegram_id, role in staff}
     for admin_id in resources.settings.admin_ids:
         chats[admin_id] = Role.ADMIN
+    for chat_id in former_staff:
+        chats.setdefault(chat_id, Role.CUSTOMER)  # back to the default menu
     for chat_id, role in chats.items():
         await menus.set_menu(application.bot, chat_id, role)
 

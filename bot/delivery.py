@@ -26,6 +26,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Tele
 
 from bot.clock import utcnow
 from bot.formatting import caption_with_header, with_header
+from bot.services.outbound import HELD_UNTIL
 from storage.db import SessionFactory
 from storage.models import ChatMessageRef, Delivery, User
 
@@ -204,7 +205,8 @@ class DeliverySender:
                 async with self._limit:
                     for row in rows:  # all due: a chat with a postponed row is not read
                         if not await self._send_row(row):
-                            self._wake_at(row.next_try_at)
+                            if row.next_try_at < HELD_UNTIL:
+                                self._wake_at(row.next_try_at)
                             return sent
                         sent += 1
                 if chat_id not in self._dirty or self._closed:
@@ -232,9 +234,8 @@ class DeliverySender:
             await self._postpone(row, timedelta(seconds=seconds), str(exc), failed=False)
             return False
         except Forbidden as exc:
-            await self._finish(row, BLOCKED, str(exc))
-            await self._mark_blocked(row.chat_id)
-            return True
+            await self._hold(row, str(exc))
+            return False
         except BadRequest as exc:
             log.warning("delivery %s refused by Telegram: %s", row.id, exc)
             await self._finish(row, FAILED, str(exc))
@@ -307,12 +308,24 @@ class DeliverySender:
             )
             await session.commit()
 
-    async def _mark_blocked(self, chat_id: int) -> None:
+    async def _hold(self, row: Delivery, error: str) -> None:
+        """403: the person blocked the bot. Their chat is held (this row and every later one
+        stay pending, untried) and they are marked, until they unblock the bot or write to it
+        (`outbound.release_held`). Telegram is not asked again meanwhile."""
         async with self._sessions() as session:
-            await session.execute(
-                update(User).where(User.telegram_id == chat_id).values(blocked_at=utcnow())
+            held = await session.execute(
+                update(Delivery)
+                # Unless released while this send was on its way: then it is simply due.
+                .where(Delivery.id == row.id, Delivery.next_try_at == row.next_try_at)
+                .values(next_try_at=HELD_UNTIL, attempts=row.attempts + 1, last_error=error[:500])
             )
+            if held.rowcount:
+                await session.execute(
+                    update(User).where(User.telegram_id == row.chat_id).values(blocked_at=utcnow())
+                )
             await session.commit()
+        row.attempts += 1
+        row.next_try_at = HELD_UNTIL if held.rowcount else utcnow()
 
 
 class _Confirmations:

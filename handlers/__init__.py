@@ -7,9 +7,20 @@ from telegram.ext import Application, TypeHandler
 
 from bot.config import Settings
 from bot.services.flood import FloodLimiter
-from handlers import admin, common, customers, registration, relay, reports, staff, tickets
+from handlers import (
+    admin,
+    common,
+    customers,
+    membership,
+    registration,
+    relay,
+    reports,
+    staff,
+    tickets,
+)
 from handlers.guard import guard
 
+MEMBERSHIP_GROUP = -2  # blocked/unblocked the bot: before the guard, which lets only messages by
 GUARD_GROUP = -1  # runs before everything and stops refused updates
 
 
@@ -17,6 +28,7 @@ def register(application: Application, settings: Settings) -> None:
     timeout = settings.dialogue_timeout_minutes
     # One per Application: the flood limit the guard applies (FLOOD_LIMIT updates per window).
     application.bot_data.flood = FloodLimiter.from_setting(settings.flood_limit)
+    application.add_handlers(membership.handlers(), group=MEMBERSHIP_GROUP)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     # Order matters within group 0: dialogues first, so an answer in a dialogue is never
     # taken for a message to an agent; the catch-alls come last.

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram.ext import Application, CallbackContext, ExtBot
 
+from bot.services import outbound
 from bot.services.users import Actor
 
 if TYPE_CHECKING:
@@ -76,6 +77,9 @@ class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
         if session is not None:
             async with session:
                 await session.commit()
+            queued = outbound.queued_chats(session)  # e.g. held rows released by the guard
+            if queued:
+                self.bot_data.delivery.kick(chats=queued)
 
     @property
     def resources(self) -> Resources:

@@ -51,6 +51,7 @@ def main(args: argparse.Namespace, settings: Settings) -> int:
 
 async def _run(args: argparse.Namespace, settings: Settings) -> int:
     from bot.resources import Resources
+    from bot.services import roles
     from storage.migrate import upgrade_async
 
     try:
@@ -60,6 +61,8 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         return 2
     try:
         await upgrade_async(settings.database_url)
+        if not args.dry_run:  # jobs read roles (admin digest, SLA pings): ADMIN_IDS first
+            await roles.at_start(resources.session_factory, settings.admin_ids)
         return await run_job(
             args.name, resources, dry_run=args.dry_run, from_report=args.from_report
         )

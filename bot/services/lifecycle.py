@@ -177,11 +177,32 @@ async def remove_agent(session: AsyncSession, *, by: Actor, agent_ref: str) -> R
     agent = await users.find_staff(session, agent_ref)
     if agent.role != Role.AGENT:
         raise Invalid("Admins come from ADMIN_IDS and cannot be removed here.")
-    agent.role = Role.CUSTOMER
+    numbers = await demote(session, person=agent, performer_id=by.telegram_id)
+    listed = ", ".join(f"#{n}" for n in numbers) or "none"
+    await notices.to_staff(
+        session,
+        [admin.telegram_id for admin in await users.admins(session)],
+        f"{esc(agent.display_name)} is no longer an agent. Tickets back to unassigned: {listed}.",
+    )
+    await session.flush()
+    return Removed(agent.display_name, agent.telegram_id, numbers)
+
+
+async def demote(session: AsyncSession, *, person: User, performer_id: int | None) -> list[int]:
+    """`person` is no longer staff: a customer again, and nothing more reaches them as staff.
+
+    Their active tickets go back to unassigned, and whatever was still queued for their chat
+    about tickets (relayed customer messages, ticket cards) is withdrawn: those customer
+    messages wait on their ticket and go to the next agent on assignment. Returns the numbers
+    of the tickets handed back. `performer_id` None: done by the bot itself (ADMIN_IDS).
+    """
+    from bot.services import relay  # relay builds on the lifecycle
+
+    person.role = Role.CUSTOMER
     active = list(
         await session.scalars(
             select(Ticket)
-            .where(Ticket.agent_id == agent.id, Ticket.status.in_(tickets.ACTIVE))
+            .where(Ticket.agent_id == person.id, Ticket.status.in_(tickets.ACTIVE))
             .order_by(Ticket.id)
         )
     )
@@ -193,18 +214,13 @@ async def remove_agent(session: AsyncSession, *, by: Actor, agent_ref: str) -> R
             session,
             ticket_id=ticket.id,
             activity={"agent_id": None},
-            performer_id=by.telegram_id,
+            performer_id=performer_id,
+            performer_type="user" if performer_id is not None else SYSTEM,
             at=now,
         )
-    numbers = [ticket.id for ticket in active]
-    listed = ", ".join(f"#{n}" for n in numbers) or "none"
-    await notices.to_staff(
-        session,
-        [admin.telegram_id for admin in await users.admins(session)],
-        f"{esc(agent.display_name)} is no longer an agent. Tickets back to unassigned: {listed}.",
-    )
     await session.flush()
-    return Removed(agent.display_name, agent.telegram_id, numbers)
+    await relay.withdraw_from(session, former_staff=person)
+    return [ticket.id for ticket in active]
 
 
 async def rate(session: AsyncSession, *, actor: Actor, number: int, stars: int) -> Ticket:

@@ -11,14 +11,22 @@ which they were queued is the order in which the chat sees them. Payloads:
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, or_, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.clock import utcnow
 from storage.models import Delivery
 
 Buttons = list[list[tuple[str, str]]]
+
+# Rows not delivered yet: pending, or (before holding existed) given up on a 403.
+UNSENT = ("pending", "blocked")
+# A 403 (the person blocked the bot) postpones their chat's oldest row to this time: the chat
+# is held, its later rows wait behind it, until `release_held` (they unblocked or wrote).
+HELD_UNTIL = datetime(3000, 1, 1, tzinfo=UTC)
 
 
 async def queue_text(
@@ -84,6 +92,26 @@ async def _queue(
     await session.execute(
         _INSERT,
         {"chat_id": chat_id, "payload": payload, "ticket_id": ticket_id, "message_id": message_id},
+    )
+    session.info.setdefault(_QUEUED_CHATS, set()).add(chat_id)
+
+
+async def release_held(session: AsyncSession, *, chat_id: int) -> None:
+    """The person can receive messages again: what was held for their chat is due now.
+
+    The sender is woken for the chat after the commit (`queued_chats`) and sends the rows in
+    the order they were queued. Rows postponed for another reason (429, network) keep their
+    time.
+    """
+    await session.execute(
+        update(Delivery)
+        .where(
+            Delivery.chat_id == chat_id,
+            Delivery.status.in_(UNSENT),
+            or_(Delivery.status == "blocked", Delivery.next_try_at >= HELD_UNTIL),
+        )
+        .values(status="pending", next_try_at=utcnow())
+        .execution_options(synchronize_session=False)
     )
     session.info.setdefault(_QUEUED_CHATS, set()).add(chat_id)
 

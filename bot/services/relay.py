@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, insert, select, update
+from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -247,6 +247,37 @@ async def release_waiting(
             header=_header(ticket.id, customer.display_name),
         )
     return len(waiting)
+
+
+async def withdraw_from(session: AsyncSession, *, former_staff: User) -> None:
+    """Nothing queued for someone who is no longer staff reaches them as staff.
+
+    Their chat's unsent rows about tickets other than their own as a customer (relayed
+    customer messages, ticket cards, staff notices) are dropped. A customer message whose row
+    is dropped has no delivery any more, so it waits on its ticket like a message sent before
+    assignment: `release_waiting` gives it to the next agent, in order. A ticket that already
+    has another agent gets those messages now.
+    """
+    own_tickets = select(Ticket.id).where(Ticket.customer_id == former_staff.id)
+    dropped = await session.execute(
+        delete(Delivery)
+        .where(
+            Delivery.chat_id == former_staff.telegram_id,
+            Delivery.status.in_(outbound.UNSENT),
+            or_(Delivery.ticket_id.is_(None), Delivery.ticket_id.not_in(own_tickets)),
+        )
+        .returning(Delivery.ticket_id)
+    )
+    numbers = sorted({number for (number,) in dropped if number is not None})
+    for number in numbers:
+        ticket = await session.get(Ticket, number)
+        if ticket is None or ticket.agent_id in (None, former_staff.id):
+            continue
+        if ticket.status == Status.CLOSED:
+            continue
+        customer = await users.get(session, ticket.customer_id)
+        agent = await users.get(session, ticket.agent_id)
+        await release_waiting(session, ticket=ticket, customer=customer, agent=agent)
 
 
 async def _queue_to(

@@ -8,7 +8,7 @@ from sqlalchemy import bindparam, delete, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.services import access
+from bot.services import access, outbound
 from bot.services.errors import NotFound
 from storage.models import Role, User
 from storage.models.core import display_name
@@ -85,9 +85,15 @@ _TOUCH = (
         username=bindparam("b_username"),
         language=bindparam("b_language"),
         last_active_at=bindparam("b_now"),
-        blocked_at=None,
     )
-    .returning(_USERS.c.id, _USERS.c.role, _USERS.c.name, _USERS.c.username, _USERS.c.registered_at)
+    .returning(
+        _USERS.c.id,
+        _USERS.c.role,
+        _USERS.c.name,
+        _USERS.c.username,
+        _USERS.c.registered_at,
+        _USERS.c.blocked_at,
+    )
 )
 _SET_ROLE = update(_USERS).where(_USERS.c.id == bindparam("b_id")).values(role=bindparam("b_role"))
 
@@ -104,7 +110,7 @@ async def touch(
 
     Returns them as the rules see them, and whether they are new or their role changed (their
     menu must be set). Writing to the bot also means the person can receive messages again,
-    so a mark that they had blocked the bot is lifted.
+    so a mark that they had blocked the bot is lifted and what was held for them goes out.
     """
     now = utcnow()
     row = (
@@ -130,19 +136,47 @@ async def touch(
         session.add(user)
         await session.flush()
         return actor_of(user, is_admin=is_admin), True
+    if row.blocked_at is not None:
+        await unblocked(session, telegram_id=telegram_id)
     stored = Role(row.role)
     if is_admin and stored != Role.ADMIN:
         role = Role.ADMIN
+        await session.execute(_SET_ROLE, {"b_id": row.id, "b_role": role})
     elif not is_admin and stored == Role.ADMIN:
-        role = Role.CUSTOMER  # removed from ADMIN_IDS
+        # Start-up reconciles roles with ADMIN_IDS (bot/services/roles.py); this is another
+        # process's doing (started with other settings): the same demotion.
+        from bot.services import lifecycle  # lifecycle builds on users
+
+        role = Role.CUSTOMER
+        await lifecycle.demote(session, person=await get(session, row.id), performer_id=None)
     else:
         role = stored
-    if role != stored:
-        await session.execute(_SET_ROLE, {"b_id": row.id, "b_role": role})
     actor = _actor(
         row.id, telegram_id, role, row.name, row.username, row.registered_at, is_admin=is_admin
     )
     return actor, role != stored
+
+
+async def unblocked(session: AsyncSession, *, telegram_id: int) -> None:
+    """They can receive messages again (they wrote, or unblocked the bot): the mark is lifted
+    and what was held for their chat is released, to go out in order after the commit."""
+    await session.execute(
+        update(User)
+        .where(User.telegram_id == telegram_id, User.blocked_at.is_not(None))
+        .values(blocked_at=None)
+        .execution_options(synchronize_session=False)
+    )
+    await outbound.release_held(session, chat_id=telegram_id)
+
+
+async def blocked(session: AsyncSession, *, telegram_id: int) -> None:
+    """They blocked the bot (Telegram said so): sends to them wait until they come back."""
+    await session.execute(
+        update(User)
+        .where(User.telegram_id == telegram_id, User.blocked_at.is_(None))
+        .values(blocked_at=utcnow())
+        .execution_options(synchronize_session=False)
+    )
 
 
 @dataclass(frozen=True)

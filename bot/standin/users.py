@@ -80,11 +80,33 @@ class StandinUser:
         return self.chat.blocked
 
     def block(self) -> None:
-        """Block the bot: from now on it gets 403 "Forbidden: bot was blocked by the user"."""
-        self.chat.blocked = True
+        """Block the bot: from now on it gets 403 "Forbidden: bot was blocked by the user".
+
+        As Telegram does, the bot gets a ``my_chat_member`` update (member -> kicked).
+        """
+        if not self.chat.blocked:
+            self.chat.blocked = True
+            self._membership_changed("member", "kicked")
 
     def unblock(self) -> None:
-        self.chat.blocked = False
+        """Unblock the bot (Telegram's "Restart"): a ``my_chat_member`` update, kicked -> member."""
+        if self.chat.blocked:
+            self.chat.blocked = False
+            self._membership_changed("kicked", "member")
+
+    def _membership_changed(self, old: str, new: str) -> None:
+        def member(status: str) -> dict:
+            state = {"user": self._store.bot_user, "status": status}
+            return {**state, "until_date": 0} if status == "kicked" else state
+
+        change = {
+            "chat": self.chat.info,
+            "from": self.info,
+            "date": int(time.time()),
+            "old_chat_member": member(old),
+            "new_chat_member": member(new),
+        }
+        self._store.push_update({"my_chat_member": change})
 
     # -- sending -------------------------------------------------------------------------
     def _post(self, chat: Chat, content: dict, kind: str = "message") -> dict:

@@ -434,11 +434,12 @@ async def test_blocked_customer_changes_nothing_else(harness: Harness, watch) ->
     async with harness.resources.session_factory() as session:
         user = await session.scalar(select(User).where(User.telegram_id == customer.id))
         statuses = list(await session.scalars(select(Delivery.status)))
-    assert user.blocked_at is not None and "blocked" in statuses
+    assert user.blocked_at is not None and "pending" in statuses  # held for their return
     await customer.send("/help")  # answered into a blocked chat: refused, logged, no crash
     await customer.send("/<b>")  # a refusal from the guard, same
     await asyncio.sleep(0.5)
     customer.unblock()
+    await customer.receive_text("are you there?")  # what was held for them
     await customer.send("back again")
     assert (await agent.receive_text("back again"))["text"].endswith("back again")
     async with harness.resources.session_factory() as session:

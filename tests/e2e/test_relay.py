@@ -10,7 +10,7 @@ from sqlalchemy import delete, func, select, update
 from bot import delivery
 from bot.clock import utcnow
 from bot.services import outbound
-from storage.models import ChatMessageRef, Delivery, EmailOutbox, Message, User
+from storage.models import ChatMessageRef, Delivery, EmailOutbox, Message
 from tests.support.harness import (
     AGENT_ID,
     Harness,
@@ -177,25 +177,6 @@ async def test_faults_deliver_exactly_once_in_order(harness: Harness) -> None:
         unstamped = await session.scalar(select(Delivery.id).where(Delivery.sent_at.is_(None)))
     # sent in the end: the errors of the failed tries are cleared, the time of sending stored
     assert set(rows) == {("sent", None)} and unstamped is None
-
-
-async def test_blocked_user_is_marked_and_not_retried(harness: Harness) -> None:
-    customer, agent, number = await assigned_ticket(harness)
-    customer.block()
-    await agent.send(f"/reply {number} are you there?")
-    await agent.receive_text("Sent to the customer")
-    async with harness.resources.session_factory() as session:
-        for _ in range(50):
-            delivery = await session.scalar(select(Delivery).order_by(Delivery.id.desc()))
-            if delivery.status != "pending":
-                break
-            await asyncio.sleep(0.05)
-            session.expire_all()
-        user = await session.scalar(select(User).where(User.telegram_id == 1001))
-    assert delivery.status == "blocked" and user.blocked_at is not None
-    calls = harness.standin.count("sendMessage")
-    await asyncio.sleep(1.5)
-    assert harness.standin.count("sendMessage") == calls
 
 
 async def test_redelivered_update_is_stored_once(harness: Harness) -> None:

@@ -184,3 +184,42 @@ def test_job_cli_list_prints_every_job(capsys, settings):
     assert args.func(args, settings) == 0
     listed = [line.split()[0] for line in capsys.readouterr().out.splitlines()]
     assert listed == list(JOB_NAMES)
+
+
+def test_job_cli_applies_admin_ids_before_the_job(db_url):
+    """A job run from cron reads roles (digest load, SLA pings): ADMIN_IDS applies first."""
+    import asyncio
+
+    from sqlalchemy import select
+
+    from storage.db import create_engine, create_session_factory
+    from storage.models import User
+
+    async def arrange() -> tuple[int, int]:
+        engine = create_engine(db_url)
+        async with create_session_factory(engine)() as session, session.begin():
+            former = await make_user(session, name="Former Admin", role=Role.ADMIN)
+            customer = await make_user(session)
+            ticket = await make_ticket(session, customer=customer, agent=former)
+            ids = former.telegram_id, ticket.id
+        await engine.dispose()
+        return ids
+
+    async def look(former_id: int, ticket_id: int) -> tuple[str, int | None]:
+        engine = create_engine(db_url)
+        async with create_session_factory(engine)() as session:
+            role = await session.scalar(select(User.role).where(User.telegram_id == former_id))
+            agent = (await session.get(Ticket, ticket_id)).agent_id
+        await engine.dispose()
+        return role, agent
+
+    former_id, ticket_id = asyncio.run(arrange())
+    parser = argparse.ArgumentParser()
+    add_parser(parser.add_subparsers())
+    args = parser.parse_args(["job", "sla-reminders", "--dry-run"])
+    settings = make_settings(db_url, admin_ids="111")
+    assert args.func(args, settings) == 0
+    assert asyncio.run(look(former_id, ticket_id))[0] == Role.ADMIN  # a dry run changes nothing
+    args = parser.parse_args(["job", "sla-reminders"])
+    assert args.func(args, settings) == 0
+    assert asyncio.run(look(former_id, ticket_id)) == (Role.CUSTOMER, None)

@@ -115,10 +115,21 @@ def migrate(settings: Settings) -> None:
 
 @contextlib.asynccontextmanager
 async def started_bot(
-    tmp_path: Path, *, rate_limiter: bool = False, **overrides: Any
+    tmp_path: Path,
+    *,
+    rate_limiter: bool = False,
+    standin: BotApiStandin | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
-    """A migrated database, the stand-in, and the real Application polling it."""
-    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+    """A migrated database, the stand-in, and the real Application polling it.
+
+    With `standin`, that one (still running afterwards): a restart of the bot, same database.
+    """
+    async with contextlib.AsyncExitStack() as stack:
+        if standin is None:
+            standin = await stack.enter_async_context(
+                BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME)
+            )
         settings = make_settings(tmp_path, standin.url, **overrides)
         await asyncio.to_thread(migrate, settings)
         resources = Resources.open(settings)
