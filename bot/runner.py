@@ -21,7 +21,6 @@ import asyncio
 import gc
 import logging
 import os
-import re
 import signal
 import sys
 import threading
@@ -31,9 +30,10 @@ from telegram import Update
 from telegram.ext import Application
 
 from bot import leader
-from bot.app import build_application, start_resources, stop_resources
+from bot.app import CONCURRENT_UPDATES, build_application, start_resources, stop_resources
 from bot.config import Settings
 from bot.resources import Resources
+from bot.webhook import WebhookServer
 from storage.migrate import upgrade_async
 
 log = logging.getLogger(__name__)
@@ -71,10 +71,11 @@ async def _run(
     application: Application, settings: Settings, stop: asyncio.Event, lost: asyncio.Event
 ) -> bool:
     """Run until `stop` or `lost` is set; returns whether the leader lock was lost."""
+    webhook: WebhookServer | None = None
     try:
         await application.initialize()
         await start_resources(application)
-        await _receive_updates(application, settings)
+        webhook = await _receive_updates(application, settings)
         await application.start()
         _freeze_startup_objects()
         waits = [asyncio.create_task(event.wait()) for event in (stop, lost)]
@@ -84,7 +85,7 @@ async def _run(
     finally:
         if not stop.is_set():  # the lock was lost, or starting failed (a signal set its own)
             _exit_after(STOP_DEADLINE, status=LOCK_LOST)
-        await _stop(application)
+        await _stop(application, webhook)
     return lost.is_set()
 
 
@@ -104,34 +105,48 @@ def webhook_path(webhook_url: str) -> str:
     return urlsplit(webhook_url).path.strip("/")
 
 
-async def _receive_updates(application: Application, settings: Settings) -> None:
+async def _receive_updates(application: Application, settings: Settings) -> WebhookServer | None:
+    """Long polling, or a webhook server of our own (bot/webhook.py) once Telegram knows it."""
     assert application.updater is not None
-    if settings.webhook_url:
-        path = webhook_path(settings.webhook_url)
-        log.info(
-            "receiving updates by webhook on %s:%s/%s (public URL %s)",
-            settings.webhook_listen,
-            settings.webhook_port,
-            path,
-            settings.webhook_url,
-        )
-        await application.updater.start_webhook(
-            listen=settings.webhook_listen,
-            port=settings.webhook_port,
-            url_path=re.escape(path),  # PTB routes by regular expression
-            webhook_url=settings.webhook_url,
-            secret_token=settings.webhook_secret,
-            allowed_updates=Update.ALL_TYPES,
-            # One request at a time, in order, as long polling gives them (dialogues need it).
-            max_connections=1,
-        )
-    else:
+    if not settings.webhook_url:
         log.info("receiving updates by long polling")
         await application.updater.start_polling(allowed_updates=Update.ALL_TYPES)
+        return None
+    path = webhook_path(settings.webhook_url)
+    log.info(
+        "receiving updates by webhook on %s:%s/%s (public URL %s)",
+        settings.webhook_listen,
+        settings.webhook_port,
+        path,
+        settings.webhook_url,
+    )
+    webhook = WebhookServer(
+        application,
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        path=path,
+        secret=settings.webhook_secret or "",
+    )
+    await webhook.start()
+    try:
+        await application.bot.set_webhook(
+            url=settings.webhook_url,
+            secret_token=settings.webhook_secret,
+            allowed_updates=Update.ALL_TYPES,
+            # Telegram keeps each chat's order itself and answers come after processing:
+            # as many chats at once as the Application processes at once.
+            max_connections=CONCURRENT_UPDATES,
+        )
+    except BaseException:
+        await webhook.stop()
+        raise
+    return webhook
 
 
-async def _stop(application: Application) -> None:
+async def _stop(application: Application, webhook: WebhookServer | None) -> None:
     """Stop receiving, let what is in flight finish, close everything; queued rows stay."""
+    if webhook is not None:
+        await webhook.stop()  # updates being processed finish and are answered
     if application.updater is not None and application.updater.running:
         await application.updater.stop()
     sender = getattr(application.bot_data, "delivery", None)

@@ -368,47 +368,89 @@ class BotApiStandin:
 
     # -- webhook delivery ----------------------------------------------------------------
     async def _push_webhooks(self) -> None:
+        """POST queued updates to the webhook as Telegram's server does (its WebhookActor).
+
+        Updates are queued per chat (else per user): a chat's next update is sent only once
+        the previous one was answered with a 2xx, while different chats' updates go out side
+        by side over up to ``max_connections`` connections. A failed update (non-2xx, refused
+        or dropped connection, timeout) is sent again after 0.2 s, doubling up to 2 s.
+        """
         store = self.store
-        client = tornado.httpclient.AsyncHTTPClient(force_instance=True)
-        delay = self.webhook_retry_delay
+        client = tornado.httpclient.AsyncHTTPClient(force_instance=True, max_clients=100)
+        sending: dict[object, asyncio.Task[None]] = {}  # queue key: its update being sent
+        retry: dict[int, tuple[float, float]] = {}  # update id: (next try, delay after it)
+        loop = asyncio.get_running_loop()
+
+        async def send(hook: dict, update: dict, key: object) -> None:
+            headers = {"Content-Type": "application/json"}
+            if hook.get("secret_token"):
+                headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
+            error = None
+            try:
+                response = await client.fetch(
+                    hook["url"],
+                    method="POST",
+                    body=_dumps(update),
+                    headers=headers,
+                    raise_error=False,
+                    request_timeout=60,
+                )
+                if not 200 <= response.code < 300:
+                    error = f"Wrong response from the webhook: {response.code}"
+            except Exception as exc:  # connection refused, timeout ...
+                error = f"Connection failed: {exc}"
+            if error is None:
+                retry.pop(update["update_id"], None)
+                with contextlib.suppress(ValueError):
+                    store.updates.remove(update)
+            else:
+                hook["last_error_date"] = int(time.time())
+                hook["last_error_message"] = error
+                _, delay = retry.get(update["update_id"], (0.0, self.webhook_retry_delay))
+                retry[update["update_id"]] = (loop.time() + delay, min(delay * 2, 2.0))
+            del sending[key]  # before the pusher wakes: the chat's queue is free again
+            store.notify()
+
         try:
             while not store.closed:
                 event = store.change_event()
                 hook = store.webhook
-                if hook is None or not store.updates:
-                    await event.wait()
-                    continue
-                update = store.updates[0]
-                if not is_allowed(update_type(update), store.allowed_updates):
-                    store.updates.popleft()
-                    store.notify()
-                    continue
-                headers = {"Content-Type": "application/json"}
-                if hook.get("secret_token"):
-                    headers["X-Telegram-Bot-Api-Secret-Token"] = hook["secret_token"]
-                error = None
-                try:
-                    response = await client.fetch(
-                        hook["url"],
-                        method="POST",
-                        body=_dumps(update),
-                        headers=headers,
-                        raise_error=False,
-                        request_timeout=10,
-                    )
-                    if not 200 <= response.code < 300:
-                        error = f"Wrong response from the webhook: {response.code}"
-                except Exception as exc:  # connection refused, timeout ...
-                    error = f"Connection failed: {exc}"
-                if error is None:
-                    delay = self.webhook_retry_delay
-                    if store.updates and store.updates[0] is update:
-                        store.updates.popleft()
-                        store.notify()
-                    continue
-                hook["last_error_date"] = int(time.time())
-                hook["last_error_message"] = error
-                await store.wait_for(lambda h=hook: store.webhook is not h, delay)
-                delay = min(delay * 2, 2.0)
+                wake: float | None = None
+                if hook is not None:
+                    limit = max(1, int(hook.get("max_connections") or 40))
+                    waiting: set[object] = set()  # queues whose first update is not due
+                    for update in list(store.updates):
+                        if len(sending) >= limit:
+                            break
+                        if not is_allowed(update_type(update), store.allowed_updates):
+                            store.updates.remove(update)
+                            continue
+                        key = _queue_key(update)
+                        if key in sending or key in waiting:
+                            continue  # behind the chat's earlier update
+                        waiting.add(key)
+                        due, _ = retry.get(update["update_id"], (0.0, 0.0))
+                        if due > loop.time():
+                            wake = due if wake is None else min(wake, due)
+                            continue
+                        sending[key] = loop.create_task(send(hook, update, key))
+                timeout = None if wake is None else max(wake - loop.time(), 0.0)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(event.wait(), timeout)
         finally:
+            for task in sending.values():
+                task.cancel()
             client.close()
+
+
+def _queue_key(update: dict) -> object:
+    """Telegram's webhook queue of an update: its chat, else its user, else one for the rest."""
+    body = update.get(update_type(update))
+    if isinstance(body, dict):
+        chat = body.get("chat") or (body.get("message") or {}).get("chat")
+        if isinstance(chat, dict):
+            return ("chat", chat.get("id"))
+        user = body.get("from")
+        if isinstance(user, dict):
+            return ("user", user.get("id"))
+    return ("other", None)
