@@ -87,6 +87,7 @@ class DeliverySender:
         self._holds: set[asyncio.Future[None]] = set()  # answers to be said before a read
         self._workers: dict[int, asyncio.Task[int]] = {}  # chat id: the worker sending to it
         self._dirty: set[int] = set()  # busy chats with rows queued since their worker read
+        self._withdrawn: set[int] = set()  # busy chats whose rows were withdrawn meanwhile
 
     def kick(
         self, *, after: asyncio.Future[None] | None = None, chats: Collection[int] | None = None
@@ -121,6 +122,11 @@ class DeliverySender:
                 await self._pass()
             except Exception:
                 log.exception("delivery pass failed")
+
+    def withdrawn(self, chats: Collection[int]) -> None:
+        """Rows of these chats were withdrawn (deleted) since a worker read them: a busy
+        chat's worker stops sending what it holds and reads the chat's rows again."""
+        self._withdrawn |= self._workers.keys() & chats
 
     def _wake_at(self, when: datetime) -> None:
         """Make sure a pass runs when a postponed row falls due (the sweep job is a backstop)."""
@@ -204,6 +210,10 @@ class DeliverySender:
             while True:
                 async with self._limit:
                     for row in rows:  # all due: a chat with a postponed row is not read
+                        if chat_id in self._withdrawn:
+                            self._withdrawn.discard(chat_id)
+                            self._dirty.add(chat_id)  # read again: the withdrawn rows are gone
+                            break
                         if not await self._send_row(row):
                             if row.next_try_at < HELD_UNTIL:
                                 self._wake_at(row.next_try_at)
@@ -222,6 +232,7 @@ class DeliverySender:
         finally:
             del self._workers[chat_id]
             self._dirty.discard(chat_id)
+            self._withdrawn.discard(chat_id)
 
     async def _send_row(self, row: Delivery) -> bool:
         """Deliver one row; False leaves it (and its chat's later rows) for a later pass."""

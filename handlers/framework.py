@@ -154,6 +154,7 @@ async def _roll_back(session: AsyncSession, redo: Redo | None) -> None:
     """Undo the handler's work, keeping what the guard wrote (who wrote, when) committed."""
     await session.rollback()
     outbound.queued_chats(session)  # rolled back: nothing to send
+    outbound.withdrawn_chats(session)
     if redo is not None:
         await redo(session)
         await session.commit()
@@ -243,6 +244,7 @@ def after_commit(context: HelpdeskContext, session: AsyncSession) -> asyncio.Fut
     returned future, to be resolved once the answer was said: the chat sees the answer before
     the notices its own update queued."""
     said: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    context.bot_data.delivery.withdrawn(outbound.withdrawn_chats(session))
     context.bot_data.delivery.kick(after=said, chats=outbound.queued_chats(session))
     if context.mail_queued:
         context.mail_queued = False

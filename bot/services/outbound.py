@@ -116,12 +116,24 @@ async def release_held(session: AsyncSession, *, chat_id: int) -> None:
     session.info.setdefault(_QUEUED_CHATS, set()).add(chat_id)
 
 
+def withdrawn(session: AsyncSession, chat_id: int) -> None:
+    """Note that rows of this chat were deleted in this transaction (see `withdrawn_chats`)."""
+    session.info.setdefault(_WITHDRAWN_CHATS, set()).add(chat_id)
+
+
+def withdrawn_chats(session: AsyncSession) -> set[int]:
+    """The chats whose rows this session deleted since the last call: a worker sending to one
+    of them must not send what it read before (the sender's `withdrawn`)."""
+    return session.info.pop(_WITHDRAWN_CHATS, set())
+
+
 def queued_chats(session: AsyncSession) -> set[int]:
     """The chats this session queued rows for since the last call (the sender's wake-up list)."""
     return session.info.pop(_QUEUED_CHATS, set())
 
 
 _QUEUED_CHATS = "outbound.queued_chats"
+_WITHDRAWN_CHATS = "outbound.withdrawn_chats"
 
 
 _INSERT = insert(Delivery.__table__)  # built once: the relay queues one row per message

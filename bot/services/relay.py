@@ -268,6 +268,7 @@ async def withdraw_from(session: AsyncSession, *, former_staff: User) -> None:
         )
         .returning(Delivery.ticket_id)
     )
+    outbound.withdrawn(session, former_staff.telegram_id)
     numbers = sorted({number for (number,) in dropped if number is not None})
     for number in numbers:
         ticket = await session.get(Ticket, number)

@@ -137,3 +137,40 @@ async def test_admin_ids_take_effect_at_start_not_at_the_next_message(tmp_path) 
                 agents = dict((await session.execute(select(Ticket.id, Ticket.agent_id))).all())
                 kim_id = await session.scalar(select(User.id).where(User.telegram_id == kim.id))
             assert agents[third] == kim_id
+
+
+async def test_a_removed_agents_backlog_being_sent_stops_at_once(harness: Harness) -> None:
+    customer, sam, number = await assigned_ticket(harness)
+    texts = [f"m{n}" for n in range(30)]
+    # One failure: Sam's chat waits half a second, so his worker then reads all 30 at once.
+    harness.standin.faults.add("sendMessage", "502", chat_id=sam.id)
+    for text in texts:
+        await customer.send(text)
+    for _ in range(100):
+        if await pending_to(harness, sam.id) == len(texts):
+            break
+        await asyncio.sleep(0.05)
+    harness.standin.latency = 0.1  # each Bot API call: 100 ms, so the backlog takes 3 s
+
+    def relayed(user) -> list[str]:  # type: ignore[no-untyped-def]
+        bodies = [m.get("text", "").split("\n", 1)[-1] for m in user.inbox]
+        return [body for body in bodies if body in texts]
+
+    await sam.wait_until(lambda _: len(relayed(sam)) >= 2, timeout=10)
+    await harness.admin.send("/removeagent @sam")
+    await harness.admin.receive_text("is no longer an agent")
+    at_removal = len(relayed(sam))
+    harness.standin.latency = 0
+    await harness.application.bot_data.delivery.sweep()
+    assert len(relayed(sam)) <= at_removal + 1  # at most the one on its way
+
+    kim = harness.user(2002, "Kim", "kim")
+    await harness.add_agent(kim, "Kim Support")
+    await harness.admin.send(f"/assign {number} @kim")
+    await harness.admin.receive_text("is assigned")
+    got = len(relayed(sam))
+    assert relayed(sam) == texts[:got]
+    await kim.wait_until(lambda _: relayed(kim)[-1:] == texts[-1:], timeout=10)
+    # Kim gets the rest in order: everything Sam's chat had not accepted when he was removed
+    # (the one on its way then reached both: Telegram had it already).
+    assert relayed(kim) in (texts[got:], texts[got - 1 :])
