@@ -77,7 +77,9 @@ class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
         if session is not None:
             async with session:
                 await session.commit()
-            queued = outbound.queued_chats(session)  # e.g. held rows released by the guard
+            # What the guard's users.touch changed: held rows released, a demotion's withdrawals.
+            self.bot_data.delivery.withdrawn(outbound.withdrawn_chats(session))
+            queued = outbound.queued_chats(session)
             if queued:
                 self.bot_data.delivery.kick(chats=queued)
 

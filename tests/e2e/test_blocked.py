@@ -105,3 +105,15 @@ async def test_blocking_is_recorded_from_telegram_and_groups_are_ignored(
             break
         await asyncio.sleep(0.05)
     assert await blocked_at(harness, customer.id) is None
+
+
+async def test_a_refused_command_also_proves_they_are_back(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    customer.block()
+    await agent.send(f"/reply {number} still there?")
+    await agent.receive_text("Sent to the customer")
+    await harness.application.bot_data.delivery.wait_idle()
+    customer.chat.blocked = False
+    await customer.send("/frobnicate")  # refused by the guard, no handler takes the update
+    await customer.receive_text("still there?")
+    assert await blocked_at(harness, customer.id) is None
