@@ -36,6 +36,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 PENDING, SENT, BLOCKED, FAILED = "pending", "sent", "blocked", "failed"
+# BLOCKED: rows given up on a 403 before chats were held (`_hold`); released like held ones.
 MAX_BACKOFF = timedelta(minutes=1)
 BATCH = 500
 CONCURRENT_CHATS = 16
