@@ -164,3 +164,46 @@ async def test_push_update_with_an_explicit_id_keeps_ids_increasing(standin):
     first_id = standin.pending_updates[0]["update_id"]
     assert standin.push_update({"update_id": first_id, "message": sent}) == first_id
     assert standin.push_update({"inline_query": {"id": "q", "query": ""}}) == first_id + 1
+
+
+class _HoldingReceiver(tornado.web.RequestHandler):
+    """Answers each update when the test releases its chat; records the order of arrival."""
+
+    def initialize(self, arrived: list, gates: dict) -> None:
+        self.arrived, self.gates = arrived, gates
+
+    async def post(self) -> None:
+        update = json.loads(self.request.body)
+        chat = update["message"]["chat"]["id"]
+        self.arrived.append((chat, update["message"]["text"]))
+        await self.gates.setdefault(chat, asyncio.Event()).wait()
+        self.finish("")
+
+
+async def test_webhook_queues_per_chat_like_telegram(standin, api):
+    arrived: list = []
+    gates: dict = {}
+    app = tornado.web.Application(
+        [(r"/hook", _HoldingReceiver, {"arrived": arrived, "gates": gates})],
+        log_function=lambda h: None,
+    )
+    sockets = tornado.netutil.bind_sockets(0, "127.0.0.1")
+    server = tornado.httpserver.HTTPServer(app)
+    server.add_sockets(sockets)
+    try:
+        url = f"http://127.0.0.1:{sockets[0].getsockname()[1]}/hook"
+        await api.ok("setWebhook", url=url, max_connections="5")
+        alice, bob = standin.user(1001, first_name="Alice"), standin.user(1002, first_name="Bob")
+        await alice.send("a1")
+        await alice.send("a2")
+        await bob.send("b1")
+        await asyncio.sleep(0.5)
+        # Alice's first update is unanswered: her second waits; Bob's chat is not held up.
+        assert sorted(arrived) == [(1001, "a1"), (1002, "b1")]
+        gates.setdefault(1002, asyncio.Event()).set()
+        gates.setdefault(1001, asyncio.Event()).set()
+        await standin.wait_acknowledged(timeout=5)
+        assert [text for chat, text in arrived if chat == 1001] == ["a1", "a2"]
+    finally:
+        server.stop()
+        await server.close_all_connections()
