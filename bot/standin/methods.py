@@ -18,6 +18,7 @@ from .errors import ApiError, bad_request, forbidden, utf16_len
 from .parse_html import parse_html
 from .parse_markdown import parse_markdown, parse_markdown_v2
 from .state import UPDATE_TYPES, Chat, FileRecord, Store
+from .topics import TopicMethods, in_topic
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -191,7 +192,7 @@ def _now() -> int:
     return int(time.time())
 
 
-class Methods:
+class Methods(TopicMethods):
     """Implementation of every supported method over a ``Store``."""
 
     def __init__(self, store: Store, strict_ampersand: bool = True) -> None:
@@ -298,12 +299,15 @@ class Methods:
         return content
 
     def _finish(self, chat: Chat, content: dict, params: dict, markup_param: str = "reply_markup"):
+        topic = self.thread_of_send(chat, params)
         markup = parse_reply_markup(params.get(markup_param))
         reply = self._reply(chat, params)
         if reply is not None:
             content["reply_to_message"] = reply
         if markup is not None:
             content["reply_markup"] = markup
+        if topic is not None:
+            content = in_topic(chat, topic, content)
         return self.store.bot_message(chat, content)
 
     def _message(self, chat: Chat, params: dict, missing: str) -> dict:
@@ -322,6 +326,8 @@ class Methods:
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
+            "has_topics_enabled": self.store.topics_enabled,
+            "allows_users_to_create_topics": False,
         }
 
     async def m_close(self, params: dict, files: dict) -> bool:
@@ -492,16 +498,21 @@ class Methods:
         source_chat = self._chat(params, "from_chat_id")
         source = self._message(source_chat, params, "message to forward not found")
         chat = self._writable_chat(params)
+        topic = self.thread_of_send(chat, params)
         content = {key: source[key] for key in CONTENT_KEYS if key in source}
         origin: dict = {"type": "user", "date": source["date"]}
         if "from" in source:
             origin["sender_user"] = source["from"]
         else:
             origin = {"type": "chat", "date": source["date"], "sender_chat": source["chat"]}
-        return self.store.bot_message(chat, {"forward_origin": origin, **content})
+        content = {"forward_origin": origin, **content}
+        if topic is not None:
+            content = in_topic(chat, topic, content)
+        return self.store.bot_message(chat, content)
 
     async def m_sendChatAction(self, params: dict, files: dict) -> bool:
         chat = self._writable_chat(params)
+        self.thread_of_send(chat, params)
         action = p_str(params, "action")
         if action not in CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
