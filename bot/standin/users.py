@@ -9,7 +9,8 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .methods import command_entities
+from .albums import new_media_group_id
+from .methods import command_entities, text_quote
 from .state import Chat
 from .topics import GENERAL_THREAD, Topic, delete_topic, in_topic
 
@@ -155,12 +156,15 @@ class StandinUser:
         topic ``thread`` if given."""
         return self._post(self.chat, self._text_content(text, entities), thread=thread)
 
-    async def reply(self, to: dict | int, text: str) -> dict:
-        """Send ``text`` as a reply to a message (dict or id) of this chat, in its topic."""
+    async def reply(self, to: dict | int, text: str, *, quote: str | None = None) -> dict:
+        """Send ``text`` as a reply to a message (dict or id) of this chat, in its topic;
+        ``quote``: the part of that message's text the reply quotes (a TextQuote)."""
         quoted = dict(self._find(to))
         quoted.pop("reply_to_message", None)
         content = self._text_content(text, None)
         content["reply_to_message"] = quoted
+        if quote is not None:
+            content["quote"] = text_quote(quoted, quote)
         return self._post(self.chat, content, thread=quoted.get("message_thread_id"))
 
     async def edit(self, message: dict | int, text: str) -> dict:
@@ -172,6 +176,32 @@ class StandinUser:
         self.chat.messages[old["message_id"]] = edited
         self._store.push_update({"edited_message": edited})
         return edited
+
+    async def edit_caption(self, message: dict | int, caption: str) -> dict:
+        """Edit the caption of one of this user's media messages (an ``edited_message``)."""
+        old = self._find(message)
+        edited = {k: v for k, v in old.items() if k not in ("caption", "caption_entities")}
+        edited.update(caption=caption, edit_date=int(time.time()))
+        self.chat.messages[old["message_id"]] = edited
+        self._store.push_update({"edited_message": edited})
+        return edited
+
+    async def send_album(
+        self,
+        contents: list[bytes],
+        caption: str | None = None,
+        kind: str = "photo",
+        thread: int | None = None,
+    ) -> list[dict]:
+        """Send an album: one message (and update) per item sharing a ``media_group_id``,
+        the caption on the first, as Telegram delivers them."""
+        group = new_media_group_id()
+        messages = []
+        for index, content in enumerate(contents):
+            body = self._media(kind, content, caption if index == 0 else None)
+            body["media_group_id"] = group
+            messages.append(self._post(self.chat, body, thread=thread))
+        return messages
 
     async def send_in_group(
         self, group_id: int, text: str, title: str | None = None, thread: int | None = None
