@@ -25,7 +25,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import utcnow
-from bot.formatting import caption_with_header, with_header
+from bot.formatting import caption_with_header, esc, with_header, without_header
+from bot.topics import TopicRouter, is_thread_gone, router_for
 from storage.db import SessionFactory
 from storage.models import ChatMessageRef, Delivery, User
 
@@ -72,9 +73,12 @@ def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
 class DeliverySender:
     """One per process; `kick()` after a commit that queued rows, `sweep()` from the job."""
 
-    def __init__(self, session_factory: SessionFactory, bot: Bot) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, bot: Bot, topics: TopicRouter | None = None
+    ) -> None:
         self._sessions = session_factory
         self._bot = bot
+        self._topics = topics  # None: no forum topics (the header layout everywhere)
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._lock = asyncio.Lock()
@@ -245,12 +249,34 @@ class DeliverySender:
         return True
 
     async def _deliver(self, row: Delivery) -> None:
+        if row.payload["type"] == "topic":  # show the ticket's state in its topic's name
+            if self._topics is not None:
+                await self._topics.sync(row.chat_id, row.ticket_id)
+            await self._part_sent(row, None, done=True)
+            return
+        thread = None
+        if self._topics is not None:
+            thread = await self._topics.thread_for(row.chat_id, row.ticket_id)
+        try:
+            await self._send(row, thread)
+        except BadRequest as error:
+            if thread is None or not is_thread_gone(error):
+                raise
+            # The topic was deleted (or Telegram refuses topics now): the header way instead.
+            await self._topics.lost(row.chat_id, row.ticket_id, thread)
+            await self._send(row, None)
+
+    async def _send(self, row: Delivery, thread: int | None) -> None:
+        """Send the row's remaining parts: into the ticket's topic without the header line,
+        or (thread None) into the chat with it."""
         payload = row.payload
         markup = keyboard(payload.get("buttons"))
         if payload["type"] == "copy":
             caption = payload.get("caption")
-            if "header" in payload:
+            if "header" in payload and thread is None:
                 caption = caption_with_header(payload["header"], caption)
+            elif caption is not None:
+                caption = esc(caption)  # Telegram's own caption, within its limit
             sent = await self._bot.copy_message(
                 chat_id=row.chat_id,
                 from_chat_id=payload["from_chat_id"],
@@ -258,14 +284,17 @@ class DeliverySender:
                 caption=caption,
                 parse_mode=ParseMode.HTML if caption is not None else None,
                 reply_markup=markup,
+                message_thread_id=thread,
             )
+            await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=True)
             return
-        parts = (
-            with_header(payload["header"], payload["body"])
-            if "header" in payload
-            else [payload["text"]]
-        )
+        if "header" not in payload:
+            parts = [payload["text"]]
+        elif thread is None:
+            parts = with_header(payload["header"], payload["body"])
+        else:
+            parts = without_header(payload["body"])
         for index in range(row.parts_sent, len(parts)):
             last = index == len(parts) - 1
             sent = await self._bot.send_message(
@@ -273,14 +302,22 @@ class DeliverySender:
                 text=parts[index],
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
+                message_thread_id=thread,
             )
+            await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=last)
 
-    async def _part_sent(self, row: Delivery, message_id: int, *, done: bool) -> None:
+    async def _landed(self, row: Delivery, thread: int | None, landed: int | None) -> None:
+        """A send into a deleted private topic has landed in the chat itself (reported against
+        the Bot API): the topic is gone, the next message opens a new one."""
+        if thread is not None and landed != thread:
+            await self._topics.lost(row.chat_id, row.ticket_id, thread)
+
+    async def _part_sent(self, row: Delivery, message_id: int | None, *, done: bool) -> None:
         """Store that a part went out; the chat's next part waits until this is committed."""
         row.parts_sent += 1
         row.attempts += 1
-        if row.sent_message_id is None:
+        if row.sent_message_id is None and message_id is not None:
             row.sent_message_id = message_id
         if done:
             row.status = SENT
@@ -344,10 +381,10 @@ class _Confirmations:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
-        self._waiting: list[tuple[Delivery, int, bool, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Delivery, int | None, bool, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def confirm(self, row: Delivery, message_id: int, *, done: bool) -> None:
+    async def confirm(self, row: Delivery, message_id: int | None, *, done: bool) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((row, message_id, done, future))
         if self._task is None or self._task.done():
@@ -372,7 +409,9 @@ class _Confirmations:
                     if not future.done():
                         future.set_result(None)
 
-    async def _write(self, batch: list[tuple[Delivery, int, bool, asyncio.Future[None]]]) -> None:
+    async def _write(
+        self, batch: list[tuple[Delivery, int | None, bool, asyncio.Future[None]]]
+    ) -> None:
         now = utcnow()
         progress = [
             {
@@ -388,7 +427,7 @@ class _Confirmations:
         refs = [
             {"chat_id": row.chat_id, "telegram_message_id": message_id, "ticket_id": row.ticket_id}
             for row, message_id, _, _ in batch
-            if row.ticket_id is not None
+            if row.ticket_id is not None and message_id is not None
         ]
         async with self._sessions() as session:
             await session.execute(self._progress, progress)
@@ -414,5 +453,6 @@ async def sweep_once(resources: Resources) -> int:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is needed to deliver Telegram messages")
     root = settings.telegram_api_url
     bot = Bot(settings.telegram_bot_token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
-    async with bot:
-        return await DeliverySender(resources.session_factory, bot).sweep()
+    async with bot:  # getMe: whether topic mode is on
+        topics = router_for(settings, bot, resources.session_factory)
+        return await DeliverySender(resources.session_factory, bot, topics).sweep()

@@ -33,6 +33,7 @@ def _reachable(user: User | None) -> bool:
 
 async def assigned(session: AsyncSession, *, ticket: Ticket, customer: User, agent: User) -> None:
     """The agent gets the ticket's details; the customer learns who handles it."""
+    await outbound.queue_topic_sync(session, ticket_id=ticket.id)  # a former agent's: ↪
     # Plain header and body: the sender escapes them and splits a long description.
     await outbound.queue_relay_text(
         session,
@@ -65,6 +66,7 @@ async def status_changed(
     by_customer: bool,
 ) -> None:
     """The customer is told of every change; Closed also asks for a rating."""
+    await outbound.queue_topic_sync(session, ticket_id=ticket.id)  # ✅ once done, and back
     if _reachable(customer):
         await outbound.queue_text(
             session,

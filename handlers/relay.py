@@ -51,6 +51,7 @@ def incoming_of(update: Update, message: Message) -> Incoming:
         file_id=file_id,
         reply_to=replied.message_id if replied else None,
         reply_header=_header_of(replied) if replied else None,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
     )
 
 

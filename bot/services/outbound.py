@@ -6,17 +6,21 @@ which they were queued is the order in which the chat sees them. Payloads:
 - `{"type": "text", "header": h, "body": plain}`: a relayed text; the sender escapes it,
   puts the header in bold on top and splits it at line or word boundaries past 4096;
 - `{"type": "copy", "from_chat_id", "message_id", "header"?, "caption"?}`: a media
-  message copied with copyMessage, the header in bold at the start of the caption.
+  message copied with copyMessage, the header in bold at the start of the caption;
+- `{"type": "topic"}`: the ticket's forum topic in that chat is renamed (and, in the team
+  chat, closed or reopened) to show the ticket's state (bot/topics.py).
+
+In a chat where the ticket has a forum topic, its rows go into the topic without the header.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Delivery
+from storage.models import Delivery, TicketTopic
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -71,6 +75,18 @@ async def queue_relay_copy(
     if header is not None:
         payload["header"] = header
     return await _queue(session, chat_id, payload, ticket_id, message_id)
+
+
+async def queue_topic_sync(session: AsyncSession, *, ticket_id: int) -> None:
+    """Every chat with a topic of this ticket: make the topic show the ticket's state now
+    (its name, and closed or open in the team chat), in order with the chat's messages."""
+    chats = await session.scalars(
+        select(TicketTopic.chat_id).where(
+            TicketTopic.ticket_id == ticket_id, TicketTopic.thread_id.is_not(None)
+        )
+    )
+    for chat_id in list(chats):
+        await _queue(session, chat_id, {"type": "topic"}, ticket_id, None)
 
 
 async def _queue(

@@ -20,7 +20,16 @@ from bot.clock import utcnow_seconds
 from bot.services import activities, lifecycle, outbound, tickets, users, validation
 from bot.services.errors import Invalid, NotFound
 from bot.services.users import Actor
-from storage.models import ChatMessageRef, Delivery, Message, Role, Status, Ticket, User
+from storage.models import (
+    ChatMessageRef,
+    Delivery,
+    Message,
+    Role,
+    Status,
+    Ticket,
+    TicketTopic,
+    User,
+)
 
 CUSTOMER, AGENT, NOTE = "customer", "agent", "note"
 NO_CAPTION = {"sticker", "video_note"}  # Telegram copies these without a caption
@@ -40,6 +49,8 @@ class Incoming:
     # The first line of the replied-to message when the bot wrote it (a relayed message starts
     # with its `#N · name` header): names the ticket while its reference is not stored yet.
     reply_header: str | None = None
+    # The forum topic it was written in (topic mode): names its ticket before anything else.
+    thread_id: int | None = None
 
 
 class Outcome(enum.Enum):
@@ -83,6 +94,10 @@ _STORED = (
 _REPLIED = select(ChatMessageRef.ticket_id).where(
     ChatMessageRef.chat_id == bindparam("b_chat_id"),
     ChatMessageRef.telegram_message_id == bindparam("b_message_id"),
+)
+_TOPIC = select(TicketTopic.ticket_id).where(
+    TicketTopic.chat_id == bindparam("b_chat_id"),
+    TicketTopic.thread_id == bindparam("b_thread_id"),
 )
 _ACTIVE = (
     select(Ticket)
@@ -132,6 +147,25 @@ async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> 
     set_committed_value(ticket, "updated_at", at)
 
 
+async def ticket_of_topic(
+    session: AsyncSession, *, chat_id: int, thread_id: int | None
+) -> int | None:
+    """The ticket whose forum topic this is in that chat (None: not a ticket's topic)."""
+    if thread_id is None:
+        return None
+    return await session.scalar(_TOPIC, {"b_chat_id": chat_id, "b_thread_id": thread_id})
+
+
+async def _ticket_of(session: AsyncSession, incoming: Incoming) -> int | None:
+    """The ticket a message names: the topic it was written in, else the message it answers.
+
+    In a topic a plain message "replies" to the topic's creation message (Telegram's forum
+    layout), so the topic must be asked first.
+    """
+    number = await ticket_of_topic(session, chat_id=incoming.chat_id, thread_id=incoming.thread_id)
+    return number if number is not None else await _ticket_of_reply(session, incoming)
+
+
 async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | None:
     """The ticket of the message replied to: its stored reference, else its header.
 
@@ -158,7 +192,7 @@ async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Inc
     """Route a customer's message to the agent of the ticket it belongs to."""
     if await _is_duplicate(session, incoming.update_id):
         return Result(Outcome.DUPLICATE)
-    number = await _ticket_of_reply(session, incoming)
+    number = await _ticket_of(session, incoming)
     if number is not None:
         ticket = await tickets.load_visible(session, actor=actor, number=number)
         if ticket.status == Status.CLOSED:
@@ -290,7 +324,7 @@ async def staff_message(
     if await _is_duplicate(session, incoming.update_id):
         return number or 0
     if number is None:
-        number = await _ticket_of_reply(session, incoming)
+        number = await _ticket_of(session, incoming)
         if number is None:
             raise NotFound(
                 "That message is not about a ticket. Reply to a customer's message, "

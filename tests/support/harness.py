@@ -115,10 +115,13 @@ def migrate(settings: Settings) -> None:
 
 @contextlib.asynccontextmanager
 async def started_bot(
-    tmp_path: Path, *, rate_limiter: bool = False, **overrides: Any
+    tmp_path: Path, *, rate_limiter: bool = False, topic_mode: bool = False, **overrides: Any
 ) -> AsyncIterator[Harness]:
-    """A migrated database, the stand-in, and the real Application polling it."""
-    async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
+    """A migrated database, the stand-in (`topic_mode`: the bot's topic mode on), and the real
+    Application polling it."""
+    async with BotApiStandin(
+        token=TOKEN, bot_username=BOT_USERNAME, topics_enabled=topic_mode
+    ) as standin:
         settings = make_settings(tmp_path, standin.url, **overrides)
         await asyncio.to_thread(migrate, settings)
         resources = Resources.open(settings)
