@@ -230,3 +230,21 @@ async def test_topics_off_keeps_the_header_layout(tmp_path) -> None:
         relayed = await agent.receive_text("no topics please")
         assert relayed["text"] == f"#{number} · Alice\nno topics please"
         assert agent.topics == {} and customer.topics == {}
+
+
+async def test_reassignment_marks_the_old_agents_topic_and_opens_one_at_the_new(
+    harness: Harness,
+) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    old_thread = agent.topic_named(f"#{number} · Help").thread_id
+    other = harness.user(2002, "Kim", "kim")
+    await harness.add_agent(other, "Kim Support")
+    await harness.admin.send(f"/assign {number} {other.id}")
+    await harness.admin.receive_text("is assigned")
+    await other.receive_text("Subject: Help")
+    new_thread = await topic_of(other, f"#{number} · Help")
+    await agent.wait_until(lambda _: agent.topics[old_thread].name == f"↪ #{number} · Help")
+    await customer.send("who is there?")
+    relayed = await receive_in(other, new_thread, "who is there?")
+    assert relayed["text"] == "who is there?"
+    assert not [m for m in agent.inbox if m.get("text") == "who is there?"]
