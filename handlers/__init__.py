@@ -31,7 +31,7 @@ def register(application: Application, settings: Settings) -> None:
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
-            *relay.handlers(),  # any other message: to the agent, or to the customer
+            *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent
             *common.last_resort(),
         ]
     )

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Message, Update
 from telegram.ext import CallbackQueryHandler, MessageHandler, filters
 
 from bot.services import relay, validation
+from bot.services.errors import ServiceError
 from bot.services.relay import Incoming, Outcome
 from handlers.context import HelpdeskContext
 from handlers.framework import Answer, Edit, Reply, Result, action
+
+log = logging.getLogger(__name__)
 
 MEDIA = (
     filters.PHOTO
@@ -21,6 +26,7 @@ MEDIA = (
     | filters.VIDEO_NOTE
 )
 RELAYABLE = filters.ChatType.PRIVATE & ~filters.COMMAND & (filters.TEXT | MEDIA)
+TEAM_RELAYABLE = filters.ChatType.SUPERGROUP & ~filters.COMMAND & (filters.TEXT | MEDIA)
 
 
 def incoming_of(update: Update, message: Message) -> Incoming:
@@ -69,11 +75,33 @@ async def relay_message(update: Update, context: HelpdeskContext) -> Result:
     if not actor.registered:
         return Reply("Welcome! Please register first: send /start.")
     incoming = incoming_of(update, update.message)
+    team_chat_id = context.resources.settings.team_chat_id
     if actor.is_staff:
-        await relay.staff_message(context.session, actor=actor, incoming=incoming)
+        await relay.staff_message(
+            context.session, actor=actor, incoming=incoming, team_chat_id=team_chat_id
+        )
         return None
-    result = await relay.customer_message(context.session, actor=actor, incoming=incoming)
+    result = await relay.customer_message(
+        context.session, actor=actor, incoming=incoming, team_chat_id=team_chat_id
+    )
     return _customer_answer(result)
+
+
+@action
+async def team_message(update: Update, context: HelpdeskContext) -> Result:
+    """An agent writes in the team chat: into a ticket's topic, it reaches the customer. Nothing
+    is said in the group (a refusal there would land in its General topic): it is logged."""
+    incoming = incoming_of(update, update.message)
+    try:
+        await relay.team_message(
+            context.session,
+            actor=context.actor,
+            incoming=incoming,
+            team_chat_id=context.resources.settings.team_chat_id,
+        )
+    except ServiceError as error:
+        log.info("team chat message %s not relayed: %s", update.update_id, type(error).__name__)
+    return None
 
 
 def _customer_answer(result: relay.Result) -> Result:
@@ -102,7 +130,11 @@ async def pick_ticket(update: Update, context: HelpdeskContext) -> Result:
     except ValueError:
         return Answer("This button is not valid.", alert=True)
     result = await relay.pick(
-        context.session, actor=context.actor, message_id=message_id, number=number
+        context.session,
+        actor=context.actor,
+        message_id=message_id,
+        number=number,
+        team_chat_id=context.resources.settings.team_chat_id,
     )
     answer = _customer_answer(result)
     return [Answer(f"Added to #{number}."), Edit(f"Added to ticket #{number}.")] + (
@@ -110,8 +142,14 @@ async def pick_ticket(update: Update, context: HelpdeskContext) -> Result:
     )
 
 
-def handlers() -> list:
+def handlers(team_chat_id: int | None = None) -> list:
+    team = (
+        [MessageHandler(filters.Chat(team_chat_id) & TEAM_RELAYABLE, team_message)]
+        if team_chat_id is not None
+        else []
+    )
     return [
+        *team,
         MessageHandler(RELAYABLE, relay_message),
         CallbackQueryHandler(pick_ticket, pattern=r"^pick:"),
     ]

@@ -43,7 +43,11 @@ async def reply(update: Update, context: HelpdeskContext) -> Reply:
         text=text,
     )
     await relay.staff_message(
-        context.session, actor=context.actor, incoming=incoming, number=number
+        context.session,
+        actor=context.actor,
+        incoming=incoming,
+        number=number,
+        team_chat_id=context.resources.settings.team_chat_id,
     )
     return Reply(f"Sent to the customer of #{number}.")
 

@@ -82,6 +82,7 @@ async def got_priority(update: Update, context: HelpdeskContext) -> Step:
         description=context.dialogue["description"],
         priority=priority,
         auto_assign=context.resources.settings.assignment == "auto",
+        team_chat_id=context.resources.settings.team_chat_id,
     )
     return Step(
         END,

@@ -188,8 +188,11 @@ async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | N
 _HEADER = re.compile(r"#(\d{1,18}) · ")
 
 
-async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> Result:
-    """Route a customer's message to the agent of the ticket it belongs to."""
+async def customer_message(
+    session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int | None = None
+) -> Result:
+    """Route a customer's message to the agent of the ticket it belongs to (and to its topic in
+    the team chat, when there is one)."""
     if await _is_duplicate(session, incoming.update_id):
         return Result(Outcome.DUPLICATE)
     number = await _ticket_of(session, incoming)
@@ -211,10 +214,17 @@ async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Inc
     message = await _store(
         session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
     )
-    return await _attach(session, message=message, ticket=ticket)
+    return await _attach(session, message=message, ticket=ticket, team_chat_id=team_chat_id)
 
 
-async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: int) -> Result:
+async def pick(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    message_id: int,
+    number: int,
+    team_chat_id: int | None = None,
+) -> Result:
     """The customer said which ticket a waiting message is about."""
     message = await session.get(Message, message_id)
     if message is None or message.author_id != actor.user_id or message.kind != CUSTOMER:
@@ -225,10 +235,12 @@ async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: 
     if ticket.status == Status.CLOSED:
         raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
     message.ticket_id = ticket.id
-    return await _attach(session, message=message, ticket=ticket)
+    return await _attach(session, message=message, ticket=ticket, team_chat_id=team_chat_id)
 
 
-async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) -> Result:
+async def _attach(
+    session: AsyncSession, *, message: Message, ticket: Ticket, team_chat_id: int | None
+) -> Result:
     customer = await users.get(session, ticket.customer_id)
     outcome = Outcome.RELAYED
     if ticket.status == Status.RESOLVED:
@@ -242,6 +254,11 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
         performer_id=customer.telegram_id,
         at=message.created_at,
     )
+    header = _header(ticket.id, customer.display_name)
+    if team_chat_id is not None:
+        await _queue_to(
+            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+        )
     if ticket.agent_id is None:
         # Other chats' updates run concurrently (bot/concurrency.py): an assignment may have
         # committed since the ticket was read. The message is flushed, so on SQLite this
@@ -251,11 +268,7 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
         return Result(Outcome.WAITING, number=ticket.id, message_id=message.id)
     agent = await users.get(session, ticket.agent_id)
     await _queue_to(
-        session,
-        message=message,
-        ticket=ticket,
-        chat_id=agent.telegram_id,
-        header=_header(ticket.id, customer.display_name),
+        session, message=message, ticket=ticket, chat_id=agent.telegram_id, header=header
     )
     return Result(outcome, number=ticket.id, message_id=message.id)
 
@@ -318,9 +331,16 @@ async def _queue_to(
 
 
 async def staff_message(
-    session: AsyncSession, *, actor: Actor, incoming: Incoming, number: int | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    number: int | None = None,
+    team_chat_id: int | None = None,
 ) -> int:
-    """An agent's answer (a reply to a relayed message, or /reply N) goes to the customer."""
+    """An agent's answer (a reply to a relayed message, a message in the ticket's topic, or
+    /reply N) goes to the customer, and to the ticket's topic in the team chat if there is
+    one (unless it was written there)."""
     if await _is_duplicate(session, incoming.update_id):
         return number or 0
     if number is None:
@@ -330,7 +350,13 @@ async def staff_message(
                 "That message is not about a ticket. Reply to a customer's message, "
                 "or use /reply N text."
             )
-    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if incoming.chat_id == team_chat_id:
+        # The team chat's topic names the ticket, and any agent may answer in it.
+        ticket = await session.get(Ticket, number)
+        if ticket is None:
+            raise NotFound(f"Ticket #{number} does not exist.")
+    else:
+        ticket = await tickets.load_visible(session, actor=actor, number=number)
     if ticket.status == Status.CLOSED:
         raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
     customer = await users.get(session, ticket.customer_id)
@@ -351,14 +377,32 @@ async def staff_message(
         performer_id=actor.telegram_id,
         at=now,
     )
+    header = _header(ticket.id, actor.name)
     await _queue_to(
-        session,
-        message=message,
-        ticket=ticket,
-        chat_id=customer.telegram_id,
-        header=_header(ticket.id, actor.name),
+        session, message=message, ticket=ticket, chat_id=customer.telegram_id, header=header
     )
+    if team_chat_id is not None and incoming.chat_id != team_chat_id:
+        await _queue_to(
+            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+        )
     return ticket.id
+
+
+async def team_message(
+    session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int
+) -> int | None:
+    """An agent writes in a ticket's topic of the team chat: it goes to the customer, and the
+    first agent to write in an unassigned ticket's topic takes the ticket. None: not a ticket's
+    topic (the General topic, a topic of people's own), so nothing happens."""
+    number = await ticket_of_topic(session, chat_id=incoming.chat_id, thread_id=incoming.thread_id)
+    if number is None:
+        return None
+    ticket = await session.get(Ticket, number)
+    if ticket.agent_id is None and ticket.status != Status.CLOSED:
+        await lifecycle.take(session, ticket=ticket, agent=await users.get(session, actor.user_id))
+    return await staff_message(
+        session, actor=actor, incoming=incoming, number=number, team_chat_id=team_chat_id
+    )
 
 
 async def note(

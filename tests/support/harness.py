@@ -115,13 +115,21 @@ def migrate(settings: Settings) -> None:
 
 @contextlib.asynccontextmanager
 async def started_bot(
-    tmp_path: Path, *, rate_limiter: bool = False, topic_mode: bool = False, **overrides: Any
+    tmp_path: Path,
+    *,
+    rate_limiter: bool = False,
+    topic_mode: bool = False,
+    team_chat: int | None = None,
+    **overrides: Any,
 ) -> AsyncIterator[Harness]:
-    """A migrated database, the stand-in (`topic_mode`: the bot's topic mode on), and the real
-    Application polling it."""
+    """A migrated database, the stand-in (`topic_mode`: the bot's topic mode on; `team_chat`:
+    a forum supergroup made the bot's team chat), and the real Application polling it."""
     async with BotApiStandin(
         token=TOKEN, bot_username=BOT_USERNAME, topics_enabled=topic_mode
     ) as standin:
+        if team_chat is not None:
+            standin.forum_group(team_chat, "Support team")
+            overrides["team_chat_id"] = team_chat
         settings = make_settings(tmp_path, standin.url, **overrides)
         await asyncio.to_thread(migrate, settings)
         resources = Resources.open(settings)
