@@ -20,7 +20,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, case, func, insert, select, update
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
@@ -260,6 +260,12 @@ class DeliverySender:
         try:
             await self._send(row, thread)
         except BadRequest as error:
+            if row.payload.get("quote") and "quote" in str(error).lower():
+                # The quoted part is not in the original as it is here (a header line of
+                # the copy, say): answer it without the quote.
+                row.payload = {k: v for k, v in row.payload.items() if k != "quote"}
+                await self._send(row, thread)
+                return
             if thread is None or not is_thread_gone(error):
                 raise
             # The topic was deleted (or Telegram refuses topics now): the header way instead.
@@ -271,6 +277,11 @@ class DeliverySender:
         or (thread None) into the chat with it."""
         payload = row.payload
         markup = keyboard(payload.get("buttons"))
+        reply = None
+        if "reply_to" in payload:
+            reply = ReplyParameters(
+                payload["reply_to"], quote=payload.get("quote"), allow_sending_without_reply=True
+            )
         if payload["type"] == "copy":
             caption = payload.get("caption")
             if "header" in payload and thread is None:
@@ -285,6 +296,7 @@ class DeliverySender:
                 parse_mode=ParseMode.HTML if caption is not None else None,
                 reply_markup=markup,
                 message_thread_id=thread,
+                reply_parameters=reply,
             )
             await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=True)
@@ -303,6 +315,7 @@ class DeliverySender:
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
                 message_thread_id=thread,
+                reply_parameters=reply if index == 0 else None,
             )
             await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=last)

@@ -48,10 +48,21 @@ async def queue_relay_text(
     body: str,
     ticket_id: int | None,
     message_id: int | None,
+    reply_to: int | None = None,
+    quote: str | None = None,
 ) -> None:
-    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long)."""
-    payload = {"type": "text", "header": header, "body": body}
+    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long);
+    `reply_to`: a message of that chat it answers, quoting `quote` of it."""
+    payload: dict[str, Any] = {"type": "text", "header": header, "body": body}
+    _answering(payload, reply_to, quote)
     return await _queue(session, chat_id, payload, ticket_id, message_id)
+
+
+def _answering(payload: dict[str, Any], reply_to: int | None, quote: str | None) -> None:
+    if reply_to is not None:
+        payload["reply_to"] = reply_to
+        if quote:
+            payload["quote"] = quote
 
 
 async def queue_relay_copy(
@@ -64,6 +75,8 @@ async def queue_relay_copy(
     caption: str | None,
     ticket_id: int,
     message_id: int,
+    reply_to: int | None = None,
+    quote: str | None = None,
 ) -> None:
     """Queue a copy of a media message; the header (if any) starts its caption."""
     payload: dict[str, Any] = {
@@ -74,6 +87,7 @@ async def queue_relay_copy(
     }
     if header is not None:
         payload["header"] = header
+    _answering(payload, reply_to, quote)
     return await _queue(session, chat_id, payload, ticket_id, message_id)
 
 

@@ -51,6 +51,18 @@ class Incoming:
     reply_header: str | None = None
     # The forum topic it was written in (topic mode): names its ticket before anything else.
     thread_id: int | None = None
+    # The part of the replied-to message it quotes (Telegram's TextQuote), kept when relayed.
+    quote: str | None = None
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The message a relayed reply answers, as it is in the other chat: the relayed copy
+    replies to it there (quoting the same part), so the thread reads the same on both sides."""
+
+    chat_id: int
+    message_id: int
+    quote: str | None
 
 
 class Outcome(enum.Enum):
@@ -98,6 +110,16 @@ _REPLIED = select(ChatMessageRef.ticket_id).where(
 _TOPIC = select(TicketTopic.ticket_id).where(
     TicketTopic.chat_id == bindparam("b_chat_id"),
     TicketTopic.thread_id == bindparam("b_thread_id"),
+)
+# The original of a relayed copy: the chat and message it was copied from.
+_ORIGINAL = (
+    select(Message.source_chat_id, Message.source_message_id)
+    .join(Delivery, Delivery.message_id == Message.id)
+    .where(
+        Delivery.chat_id == bindparam("b_chat_id"),
+        Delivery.sent_message_id == bindparam("b_message_id"),
+    )
+    .limit(1)
 )
 _ACTIVE = (
     select(Ticket)
@@ -188,6 +210,20 @@ async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | N
 _HEADER = re.compile(r"#(\d{1,18}) · ")
 
 
+async def _answers(session: AsyncSession, incoming: Incoming) -> Answers | None:
+    """What a reply answers in the other chat (None: not a reply to a relayed message)."""
+    if incoming.reply_to is None or incoming.reply_to == incoming.thread_id:
+        return None  # in a topic, a plain message "replies" to the topic's creation
+    found = (
+        await session.execute(
+            _ORIGINAL, {"b_chat_id": incoming.chat_id, "b_message_id": incoming.reply_to}
+        )
+    ).first()
+    if found is None or found.source_chat_id is None:
+        return None
+    return Answers(found.source_chat_id, found.source_message_id, incoming.quote)
+
+
 async def customer_message(
     session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int | None = None
 ) -> Result:
@@ -214,7 +250,10 @@ async def customer_message(
     message = await _store(
         session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
     )
-    return await _attach(session, message=message, ticket=ticket, team_chat_id=team_chat_id)
+    answers = await _answers(session, incoming)
+    return await _attach(
+        session, message=message, ticket=ticket, team_chat_id=team_chat_id, answers=answers
+    )
 
 
 async def pick(
@@ -239,7 +278,12 @@ async def pick(
 
 
 async def _attach(
-    session: AsyncSession, *, message: Message, ticket: Ticket, team_chat_id: int | None
+    session: AsyncSession,
+    *,
+    message: Message,
+    ticket: Ticket,
+    team_chat_id: int | None,
+    answers: Answers | None = None,
 ) -> Result:
     customer = await users.get(session, ticket.customer_id)
     outcome = Outcome.RELAYED
@@ -268,7 +312,12 @@ async def _attach(
         return Result(Outcome.WAITING, number=ticket.id, message_id=message.id)
     agent = await users.get(session, ticket.agent_id)
     await _queue_to(
-        session, message=message, ticket=ticket, chat_id=agent.telegram_id, header=header
+        session,
+        message=message,
+        ticket=ticket,
+        chat_id=agent.telegram_id,
+        header=header,
+        answers=answers,
     )
     return Result(outcome, number=ticket.id, message_id=message.id)
 
@@ -297,8 +346,17 @@ async def release_waiting(
 
 
 async def _queue_to(
-    session: AsyncSession, *, message: Message, ticket: Ticket, chat_id: int, header: str
+    session: AsyncSession,
+    *,
+    message: Message,
+    ticket: Ticket,
+    chat_id: int,
+    header: str,
+    answers: Answers | None = None,
 ) -> None:
+    reply = {}
+    if answers is not None and answers.chat_id == chat_id:
+        reply = {"reply_to": answers.message_id, "quote": answers.quote}
     if message.media_kind is None:
         await outbound.queue_relay_text(
             session,
@@ -307,6 +365,7 @@ async def _queue_to(
             body=message.text or "",
             ticket_id=ticket.id,
             message_id=message.id,
+            **reply,
         )
         return
     if message.media_kind in NO_CAPTION:
@@ -327,6 +386,7 @@ async def _queue_to(
         caption=message.text,
         ticket_id=ticket.id,
         message_id=message.id,
+        **reply,
     )
 
 
@@ -378,8 +438,14 @@ async def staff_message(
         at=now,
     )
     header = _header(ticket.id, actor.name)
+    answers = await _answers(session, incoming)
     await _queue_to(
-        session, message=message, ticket=ticket, chat_id=customer.telegram_id, header=header
+        session,
+        message=message,
+        ticket=ticket,
+        chat_id=customer.telegram_id,
+        header=header,
+        answers=answers,
     )
     if team_chat_id is not None and incoming.chat_id != team_chat_id:
         await _queue_to(
