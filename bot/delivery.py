@@ -25,10 +25,17 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import utcnow
-from bot.formatting import caption_with_header, esc, with_header, without_header
+from bot.formatting import (
+    CAPTION_LIMIT,
+    caption_with_header,
+    esc,
+    shorten,
+    with_header,
+    without_header,
+)
 from bot.topics import TopicRouter, is_thread_gone, router_for
 from storage.db import SessionFactory
-from storage.models import ChatMessageRef, Delivery, User
+from storage.models import ChatMessageRef, Delivery, Message, User
 
 if TYPE_CHECKING:
     from bot.resources import Resources
@@ -55,6 +62,10 @@ _DUE = (
 # A pass: the chats that have no worker now (a busy chat's worker reads its own rows).
 _PENDING = _DUE.where(Delivery.chat_id.not_in(bindparam("busy", expanding=True)))
 _CHAT_PENDING = _DUE.where(Delivery.chat_id == bindparam("chat"))
+
+
+# Telegram's answers to an edit that cannot or need not be made: nothing to retry.
+_GONE_OR_SAME = ("not modified", "not found", "can't be edited")
 
 
 def backoff(failures: int) -> timedelta:
@@ -254,6 +265,10 @@ class DeliverySender:
                 await self._topics.sync(row.chat_id, row.ticket_id)
             await self._part_sent(row, None, done=True)
             return
+        if row.payload["type"] == "edit":  # a relayed message was edited by its author
+            await self._edit_copy(row)
+            await self._part_sent(row, None, done=True)
+            return
         thread = None
         if self._topics is not None:
             thread = await self._topics.thread_for(row.chat_id, row.ticket_id)
@@ -319,6 +334,48 @@ class DeliverySender:
             )
             await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=last)
+
+    async def _edit_copy(self, row: Delivery) -> None:
+        """Edit the copy delivered by row `of` to its message's text now, marked (edited); a
+        copy sent in several parts, or one the new text no longer fits, is sent anew."""
+        async with self._sessions() as session:
+            original = await session.get(Delivery, row.payload["of"])
+            message = await session.get(Message, original.message_id) if original else None
+        if message is None or original.status != SENT or original.sent_message_id is None:
+            return  # never delivered (blocked, refused): nothing to edit
+        thread = None
+        if self._topics is not None:
+            thread = await self._topics.current_thread(row.chat_id, row.ticket_id)
+        header = original.payload["header"]
+        body = message.text or ""
+        try:
+            if original.payload["type"] == "copy":
+                caption = shorten(body, CAPTION_LIMIT - 200) + "\n(edited)"
+                await self._bot.edit_message_caption(
+                    chat_id=row.chat_id,
+                    message_id=original.sent_message_id,
+                    caption=esc(caption) if thread else caption_with_header(header, caption),
+                    parse_mode=ParseMode.HTML,
+                )
+                return
+            text = f"{body}\n(edited)"
+            parts = without_header(text) if thread else with_header(header, text)
+            if len(parts) == 1 and original.parts_sent == 1:
+                await self._bot.edit_message_text(
+                    parts[0],
+                    chat_id=row.chat_id,
+                    message_id=original.sent_message_id,
+                    parse_mode=ParseMode.HTML,
+                )
+                return
+            for part in parts:
+                await self._bot.send_message(
+                    row.chat_id, part, parse_mode=ParseMode.HTML, message_thread_id=thread
+                )
+        except BadRequest as error:
+            if not any(s in str(error).lower() for s in _GONE_OR_SAME):
+                raise
+            log.info("delivery %s: the copy was not edited: %s", row.id, error)
 
     async def _landed(self, row: Delivery, thread: int | None, landed: int | None) -> None:
         """A send into a deleted private topic has landed in the chat itself (reported against

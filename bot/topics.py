@@ -110,6 +110,14 @@ class TopicRouter:
         await self._store(ticket_id, chat_id, created.message_thread_id, name)
         return created.message_thread_id
 
+    async def current_thread(self, chat_id: int, ticket_id: int | None) -> int | None:
+        """The ticket's topic in the chat as stored (None: none), without opening one."""
+        if ticket_id is None or not self.covers(chat_id):
+            return None
+        async with self._sessions() as session:
+            topic = await self._topic(session, ticket_id, chat_id)
+            return topic.thread_id if topic is not None else None
+
     async def lost(self, chat_id: int, ticket_id: int, thread_id: int) -> None:
         """The topic is gone (deleted): forget it, so the next message opens a new one."""
         self._log_once(chat_id, "topic %s of #%s in chat %s is gone", thread_id, ticket_id, chat_id)

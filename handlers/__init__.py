@@ -3,14 +3,15 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, TypeHandler
+from telegram.ext import Application, MessageHandler, TypeHandler
 
 from bot.config import Settings
 from bot.services.flood import FloodLimiter
 from handlers import admin, common, customers, registration, relay, reports, staff, tickets
 from handlers.guard import guard
 
-GUARD_GROUP = -1  # runs before everything and stops refused updates
+GUARD_GROUP = -2  # runs before everything and stops refused updates
+EDITS_GROUP = -1  # edited messages: carried to the other side, and stopped there
 
 
 def register(application: Application, settings: Settings) -> None:
@@ -18,6 +19,7 @@ def register(application: Application, settings: Settings) -> None:
     # One per Application: the flood limit the guard applies (FLOOD_LIMIT updates per window).
     application.bot_data.flood = FloodLimiter.from_setting(settings.flood_limit)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
+    application.add_handler(MessageHandler(relay.EDITED, relay.edited_message), group=EDITS_GROUP)
     # Order matters within group 0: dialogues first, so an answer in a dialogue is never
     # taken for a message to an agent; the catch-alls come last.
     application.add_handlers(

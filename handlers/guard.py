@@ -35,12 +35,13 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         raise ApplicationHandlerStop  # polls, inline queries, channel posts: not ours
     settings = context.resources.settings
     in_team = update.effective_chat.id == settings.team_chat_id
-    if (update.effective_chat.type != ChatType.PRIVATE and not in_team) or (
-        update.edited_message is not None
-    ):
+    if update.effective_chat.type != ChatType.PRIVATE and not in_team:
         raise ApplicationHandlerStop  # private chats, and the team chat (TEAM_CHAT_ID), only
-    if update.message is None and update.callback_query is None:
+    edited = update.edited_message is not None
+    if update.message is None and update.callback_query is None and not edited:
         raise ApplicationHandlerStop
+    if edited and in_team:
+        raise ApplicationHandlerStop  # edits are carried from private chats only
     tg_user = update.effective_user
     is_admin = settings.is_admin(tg_user.id)
     limiter = context.bot_data.flood

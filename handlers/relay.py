@@ -5,7 +5,7 @@ from __future__ import annotations
 import logging
 
 from telegram import Message, Update
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
 from bot.services import relay, validation
 from bot.services.errors import ServiceError
@@ -141,6 +141,24 @@ async def pick_ticket(update: Update, context: HelpdeskContext) -> Result:
     return [Answer(f"Added to #{number}."), Edit(f"Added to ticket #{number}.")] + (
         [answer] if answer else []
     )
+
+
+@action
+async def _carry_edit(update: Update, context: HelpdeskContext) -> Result:
+    if context.actor.registered:
+        incoming = incoming_of(update, update.edited_message)
+        await relay.edited(context.session, actor=context.actor, incoming=incoming)
+    return None
+
+
+async def edited_message(update: Update, context: HelpdeskContext) -> None:
+    """An edited message: carried to the other side if the relay carried it; nothing else
+    (a dialogue, a command) reacts to edits."""
+    await _carry_edit(update, context)
+    raise ApplicationHandlerStop
+
+
+EDITED = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
 
 
 def handlers(team_chat_id: int | None = None) -> list:

@@ -7,6 +7,8 @@ which they were queued is the order in which the chat sees them. Payloads:
   puts the header in bold on top and splits it at line or word boundaries past 4096;
 - `{"type": "copy", "from_chat_id", "message_id", "header"?, "caption"?}`: a media
   message copied with copyMessage, the header in bold at the start of the caption;
+- `{"type": "edit", "of": row id}`: the copy that row delivered is edited to its message's
+  text now, marked `(edited)` (a long text's copy is sent again instead);
 - `{"type": "topic"}`: the ticket's forum topic in that chat is renamed (and, in the team
   chat, closed or reopened) to show the ticket's state (bot/topics.py).
 
@@ -89,6 +91,13 @@ async def queue_relay_copy(
         payload["header"] = header
     _answering(payload, reply_to, quote)
     return await _queue(session, chat_id, payload, ticket_id, message_id)
+
+
+async def queue_edit(
+    session: AsyncSession, *, chat_id: int, of: int, ticket_id: int | None
+) -> None:
+    """The relayed copy delivered by row `of` shows its message's text as edited now."""
+    await _queue(session, chat_id, {"type": "edit", "of": of}, ticket_id, None)
 
 
 async def queue_topic_sync(session: AsyncSession, *, ticket_id: int) -> None:

@@ -454,6 +454,39 @@ async def staff_message(
     return ticket.id
 
 
+_EDITED = select(Message).where(
+    Message.source_chat_id == bindparam("b_chat_id"),
+    Message.source_message_id == bindparam("b_message_id"),
+    Message.kind.in_((CUSTOMER, AGENT)),
+)
+EDIT = "edit"
+
+
+async def edited(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> int:
+    """A person edited a message the relay carried: the stored text follows, and each copy
+    sent (or still to be sent) to another chat is edited there too. Returns how many copies
+    will be edited (0: not a relayed message of theirs, such as a command)."""
+    message = await session.scalar(
+        _EDITED, {"b_chat_id": incoming.chat_id, "b_message_id": incoming.message_id}
+    )
+    if message is None or message.author_id != actor.user_id:
+        return 0
+    if message.media_kind is None and incoming.text is not None:
+        validation.text(incoming.text, field="message", limit=validation.MESSAGE_LIMIT)
+    message.text = incoming.text
+    copies = await session.scalars(
+        select(Delivery).where(Delivery.message_id == message.id).order_by(Delivery.id)
+    )
+    count = 0
+    for copy in copies:
+        if copy.payload.get("type") in ("text", "copy") and copy.payload.get("header"):
+            await outbound.queue_edit(
+                session, chat_id=copy.chat_id, of=copy.id, ticket_id=copy.ticket_id
+            )
+            count += 1
+    return count
+
+
 async def team_message(
     session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int
 ) -> int | None:
