@@ -46,6 +46,8 @@ PENDING, SENT, BLOCKED, FAILED = "pending", "sent", "blocked", "failed"
 MAX_BACKOFF = timedelta(minutes=1)
 BATCH = 500
 CONCURRENT_CHATS = 16
+ALBUM_WAIT = timedelta(seconds=1)  # an album's items arrive as separate updates
+ALBUM_LIMIT = 10
 
 
 # A chat whose oldest pending row is postponed is held whole: its rows are not even read, so
@@ -66,6 +68,25 @@ _CHAT_PENDING = _DUE.where(Delivery.chat_id == bindparam("chat"))
 
 # Telegram's answers to an edit that cannot or need not be made: nothing to retry.
 _GONE_OR_SAME = ("not modified", "not found", "can't be edited")
+
+
+def _albums(rows: list[Delivery]) -> list[list[Delivery]]:
+    """The rows in order, an album's consecutive copies (same source album) as one group."""
+    groups: list[list[Delivery]] = []
+    for row in rows:
+        album = row.payload.get("album")
+        last = groups[-1][0].payload if groups else {}
+        same = (
+            album is not None
+            and last.get("album") == album
+            and last.get("from_chat_id") == row.payload.get("from_chat_id")
+            and len(groups[-1]) < ALBUM_LIMIT
+        )
+        if same:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
 
 
 def backoff(failures: int) -> timedelta:
@@ -216,12 +237,13 @@ class DeliverySender:
         sent = 0
         try:
             while True:
+                rows = await self._album_complete(chat_id, rows)
                 async with self._limit:
-                    for row in rows:  # all due: a chat with a postponed row is not read
-                        if not await self._send_row(row):
-                            self._wake_at(row.next_try_at)
+                    for group in _albums(rows):  # all due: a chat with a postponed row is not read
+                        if not await self._send_row(group):
+                            self._wake_at(group[0].next_try_at)
                             return sent
-                        sent += 1
+                        sent += len(group)
                 if chat_id not in self._dirty or self._closed:
                     return sent
                 self._dirty.discard(chat_id)
@@ -236,10 +258,27 @@ class DeliverySender:
             del self._workers[chat_id]
             self._dirty.discard(chat_id)
 
-    async def _send_row(self, row: Delivery) -> bool:
-        """Deliver one row; False leaves it (and its chat's later rows) for a later pass."""
+    async def _album_complete(self, chat_id: int, rows: list[Delivery]) -> list[Delivery]:
+        """An album arrives as one update per item: a moment after its first item was queued
+        the chat's rows are read again, so the album goes out whole."""
+        young = [
+            row.created_at + ALBUM_WAIT for row in rows if row.payload.get("album") is not None
+        ]
+        if not young or (wait := (max(young) - utcnow()).total_seconds()) <= 0:
+            return rows
+        await asyncio.sleep(wait)
+        async with self._sessions() as session:
+            return list(await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id}))
+
+    async def _send_row(self, group: list[Delivery]) -> bool:
+        """Deliver one row (or an album's rows at once); False leaves it (and its chat's later
+        rows) for a later pass."""
+        row = group[0]
         try:
-            await self._deliver(row)
+            if len(group) > 1:
+                await self._deliver_album(group)
+            else:
+                await self._deliver(row)
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
@@ -247,17 +286,39 @@ class DeliverySender:
             await self._postpone(row, timedelta(seconds=seconds), str(exc), failed=False)
             return False
         except Forbidden as exc:
-            await self._finish(row, BLOCKED, str(exc))
+            for each in group:
+                await self._finish(each, BLOCKED, str(exc))
             await self._mark_blocked(row.chat_id)
             return True
         except BadRequest as exc:
             log.warning("delivery %s refused by Telegram: %s", row.id, exc)
-            await self._finish(row, FAILED, str(exc))
+            for each in group:
+                await self._finish(each, FAILED, str(exc))
             return True
         except (NetworkError, TelegramError) as exc:
             await self._postpone(row, backoff(row.attempts + 1), str(exc), failed=True)
             return False
         return True
+
+    async def _deliver_album(self, group: list[Delivery]) -> None:
+        """An album's copies in one copyMessages call, which keeps them one album; in the
+        header layout the header goes first, as a message of its own."""
+        first = group[0]
+        thread = None
+        if self._topics is not None:
+            thread = await self._topics.thread_for(first.chat_id, first.ticket_id)
+        if thread is None and "header" in first.payload:
+            await self._bot.send_message(
+                first.chat_id, f"<b>{esc(first.payload['header'])}</b>", parse_mode=ParseMode.HTML
+            )
+        copies = await self._bot.copy_messages(
+            first.chat_id,
+            first.payload["from_chat_id"],
+            [row.payload["message_id"] for row in group],
+            message_thread_id=thread,
+        )
+        for row, copy in zip(group, copies, strict=False):
+            await self._part_sent(row, copy.message_id, done=True)
 
     async def _deliver(self, row: Delivery) -> None:
         if row.payload["type"] == "topic":  # show the ticket's state in its topic's name

@@ -59,6 +59,7 @@ def incoming_of(update: Update, message: Message) -> Incoming:
         reply_header=_header_of(replied) if replied else None,
         thread_id=message.message_thread_id if message.is_topic_message else None,
         quote=message.quote.text if message.quote else None,
+        media_group_id=message.media_group_id,
     )
 
 

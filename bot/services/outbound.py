@@ -79,8 +79,10 @@ async def queue_relay_copy(
     message_id: int,
     reply_to: int | None = None,
     quote: str | None = None,
+    album: str | None = None,
 ) -> None:
-    """Queue a copy of a media message; the header (if any) starts its caption."""
+    """Queue a copy of a media message; the header (if any) starts its caption. The copies
+    of one `album` (its media_group_id) go out together, as one album."""
     payload: dict[str, Any] = {
         "type": "copy",
         "from_chat_id": from_chat_id,
@@ -89,6 +91,8 @@ async def queue_relay_copy(
     }
     if header is not None:
         payload["header"] = header
+    if album is not None:
+        payload["album"] = album
     _answering(payload, reply_to, quote)
     return await _queue(session, chat_id, payload, ticket_id, message_id)
 

@@ -53,6 +53,8 @@ class Incoming:
     thread_id: int | None = None
     # The part of the replied-to message it quotes (Telegram's TextQuote), kept when relayed.
     quote: str | None = None
+    # An album's items arrive as separate messages sharing this (relayed as one album).
+    media_group_id: str | None = None
 
 
 @dataclass(frozen=True)
@@ -100,6 +102,7 @@ _STORED = (
     "file_id",
     "source_chat_id",
     "source_message_id",
+    "media_group_id",
     "update_id",
     "created_at",
 )
@@ -156,6 +159,7 @@ async def _store(
         file_id=incoming.file_id,
         source_chat_id=incoming.chat_id,
         source_message_id=incoming.message_id,
+        media_group_id=incoming.media_group_id,
         update_id=incoming.update_id,
         created_at=utcnow_seconds(),
     )
@@ -386,6 +390,7 @@ async def _queue_to(
         caption=message.text,
         ticket_id=ticket.id,
         message_id=message.id,
+        album=message.media_group_id,
         **reply,
     )
 

@@ -192,14 +192,23 @@ class StandinUser:
         caption: str | None = None,
         kind: str = "photo",
         thread: int | None = None,
+        reply_to: dict | int | None = None,
     ) -> list[dict]:
         """Send an album: one message (and update) per item sharing a ``media_group_id``,
-        the caption on the first, as Telegram delivers them."""
+        the caption on the first, as Telegram delivers them (``reply_to``: each item replies
+        to that message of this chat)."""
         group = new_media_group_id()
+        quoted = None
+        if reply_to is not None:
+            quoted = dict(self._find(reply_to))
+            quoted.pop("reply_to_message", None)
+            thread = thread or quoted.get("message_thread_id")
         messages = []
         for index, content in enumerate(contents):
             body = self._media(kind, content, caption if index == 0 else None)
             body["media_group_id"] = group
+            if quoted is not None:
+                body["reply_to_message"] = quoted
             messages.append(self._post(self.chat, body, thread=thread))
         return messages
 

@@ -85,3 +85,22 @@ async def test_an_edit_before_assignment_is_what_the_agent_gets(harness: Harness
     relayed = await agent.receive_text("final text")
     assert relayed["text"] == f"#{number} · Alice\nfinal text"
     assert not [m for m in agent.inbox if "draft" in (m.get("text") or "")]
+
+
+async def test_an_album_arrives_as_one_album(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    png = b"\x89PNG\r\n\x1a\n"
+    await customer.send_album([png, png, png], caption="three views of the fault")
+    header = await agent.receive_text(f"#{number} · Alice")
+    album = [await agent.receive() for _ in range(3)]
+    await settled(harness)
+    assert header["text"] == f"#{number} · Alice"
+    groups = {m.get("media_group_id") for m in album}
+    assert len(groups) == 1 and None not in groups and all("photo" in m for m in album)
+    assert album[0]["caption"] == "three views of the fault"
+    assert harness.standin.count("copyMessages") == 1
+    # The agent answers with an album too: the customer gets one album.
+    await agent.send_album([png, png], caption="do this", reply_to=album[0])
+    await customer.receive_text(f"#{number} · Sam Support")
+    back = [await customer.receive() for _ in range(2)]
+    assert len({m["media_group_id"] for m in back}) == 1

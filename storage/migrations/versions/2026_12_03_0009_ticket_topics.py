@@ -1,4 +1,4 @@
-"""forum topics of tickets (topic mode, team chat)
+"""forum topics of tickets (topic mode, team chat); albums of relayed messages
 
 Revision ID: 0009
 Revises: 0004
@@ -32,11 +32,17 @@ def upgrade() -> None:
             ["ticket_id"], ["tickets.id"], name=op.f("fk_ticket_topics_ticket_id_tickets")
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ticket_topics")),
-        sa.UniqueConstraint("ticket_id", "chat_id", name=op.f("uq_ticket_topics_ticket_id_chat_id")),
+        sa.UniqueConstraint(
+            "ticket_id", "chat_id", name=op.f("uq_ticket_topics_ticket_id_chat_id")
+        ),
     )
     op.create_index("ix_ticket_topics_thread", "ticket_topics", ["chat_id", "thread_id"])
+    with op.batch_alter_table("messages") as batch:
+        batch.add_column(sa.Column("media_group_id", sa.String(length=64), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("messages") as batch:
+        batch.drop_column("media_group_id")
     op.drop_index("ix_ticket_topics_thread", table_name="ticket_topics")
     op.drop_table("ticket_topics")
