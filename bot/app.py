@@ -20,6 +20,7 @@ from bot.delivery import DeliverySender
 from bot.polling import AcknowledgingApplication, AcknowledgingBot, UpdateAcks
 from bot.resources import Resources
 from bot.services import roles
+from bot.topics import check_team_chat, router_for
 from handlers import menus
 from handlers.context import BotData, HelpdeskContext
 from storage.models import Role, User
@@ -81,7 +82,10 @@ async def start_resources(application: Application) -> None:
     data: BotData = application.bot_data
     resources = data.resources
     data.bot_username = application.bot.username
-    data.delivery = DeliverySender(resources.session_factory, application.bot)
+    topics = router_for(resources.settings, application.bot, resources.session_factory)
+    if resources.settings.team_chat_id is not None:
+        await check_team_chat(application.bot, resources.settings.team_chat_id)
+    data.delivery = DeliverySender(resources.session_factory, application.bot, topics)
     data.kick_email = lambda: application.job_queue.run_once(_send_mail_now, 0)
     reconciled = await roles.at_start(resources.session_factory, resources.settings.admin_ids)
     await _set_menus(application, former_staff=reconciled.demoted)

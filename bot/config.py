@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     # Updates one user may send in 10 seconds before the bot asks them to slow down; 0 is off.
     flood_limit: int = Field(default=20, ge=0)
 
+    # A forum topic per ticket in private chats when the bot has topic mode on (auto), or not.
+    topics: Literal["auto", "off"] = "auto"
+    # A forum supergroup of the team: every ticket also gets a topic there.
+    team_chat_id: int | None = None
+
     webhook_url: str | None = None
     webhook_secret: str | None = None
     webhook_listen: str = "0.0.0.0"

@@ -20,15 +20,23 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from sqlalchemy import bindparam, case, func, insert, select, update
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import utcnow
-from bot.formatting import caption_with_header, with_header
+from bot.formatting import (
+    CAPTION_LIMIT,
+    caption_with_header,
+    esc,
+    shorten,
+    with_header,
+    without_header,
+)
 from bot.services.outbound import HELD_UNTIL
+from bot.topics import TopicRouter, is_thread_gone, router_for
 from storage.db import SessionFactory
-from storage.models import ChatMessageRef, Delivery, User
+from storage.models import ChatMessageRef, Delivery, Message, User
 
 if TYPE_CHECKING:
     from bot.resources import Resources
@@ -40,6 +48,8 @@ PENDING, SENT, BLOCKED, FAILED = "pending", "sent", "blocked", "failed"
 MAX_BACKOFF = timedelta(minutes=1)
 BATCH = 500
 CONCURRENT_CHATS = 16
+ALBUM_WAIT = timedelta(seconds=1)  # an album's items arrive as separate updates
+ALBUM_LIMIT = 10
 
 
 # A chat whose oldest pending row is postponed is held whole: its rows are not even read, so
@@ -58,6 +68,29 @@ _PENDING = _DUE.where(Delivery.chat_id.not_in(bindparam("busy", expanding=True))
 _CHAT_PENDING = _DUE.where(Delivery.chat_id == bindparam("chat"))
 
 
+# Telegram's answers to an edit that cannot or need not be made: nothing to retry.
+_GONE_OR_SAME = ("not modified", "not found", "can't be edited")
+
+
+def _albums(rows: list[Delivery]) -> list[list[Delivery]]:
+    """The rows in order, an album's consecutive copies (same source album) as one group."""
+    groups: list[list[Delivery]] = []
+    for row in rows:
+        album = row.payload.get("album")
+        last = groups[-1][0].payload if groups else {}
+        same = (
+            album is not None
+            and last.get("album") == album
+            and last.get("from_chat_id") == row.payload.get("from_chat_id")
+            and len(groups[-1]) < ALBUM_LIMIT
+        )
+        if same:
+            groups[-1].append(row)
+        else:
+            groups.append([row])
+    return groups
+
+
 def backoff(failures: int) -> timedelta:
     """0.5 s, 1 s, 2 s, ... up to a minute between tries after network errors and 5xx."""
     return min(timedelta(seconds=0.5 * 2 ** min(max(failures - 1, 0), 10)), MAX_BACKOFF)
@@ -74,9 +107,12 @@ def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
 class DeliverySender:
     """One per process; `kick()` after a commit that queued rows, `sweep()` from the job."""
 
-    def __init__(self, session_factory: SessionFactory, bot: Bot) -> None:
+    def __init__(
+        self, session_factory: SessionFactory, bot: Bot, topics: TopicRouter | None = None
+    ) -> None:
         self._sessions = session_factory
         self._bot = bot
+        self._topics = topics  # None: no forum topics (the header layout everywhere)
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._lock = asyncio.Lock()
@@ -209,17 +245,18 @@ class DeliverySender:
         sent = 0
         try:
             while True:
+                rows = await self._album_complete(chat_id, rows)
                 async with self._limit:
-                    for row in rows:  # all due: a chat with a postponed row is not read
+                    for group in _albums(rows):  # all due: a chat with a postponed row is not read
                         if chat_id in self._withdrawn:
                             self._withdrawn.discard(chat_id)
                             self._dirty.add(chat_id)  # read again: the withdrawn rows are gone
                             break
-                        if not await self._send_row(row):
-                            if row.next_try_at < HELD_UNTIL:
-                                self._wake_at(row.next_try_at)
+                        if not await self._send_row(group):
+                            if group[0].next_try_at < HELD_UNTIL:
+                                self._wake_at(group[0].next_try_at)
                             return sent
-                        sent += 1
+                        sent += len(group)
                 if chat_id not in self._dirty or self._closed:
                     return sent
                 self._dirty.discard(chat_id)
@@ -235,10 +272,27 @@ class DeliverySender:
             self._dirty.discard(chat_id)
             self._withdrawn.discard(chat_id)
 
-    async def _send_row(self, row: Delivery) -> bool:
-        """Deliver one row; False leaves it (and its chat's later rows) for a later pass."""
+    async def _album_complete(self, chat_id: int, rows: list[Delivery]) -> list[Delivery]:
+        """An album arrives as one update per item: a moment after its first item was queued
+        the chat's rows are read again, so the album goes out whole."""
+        young = [
+            row.created_at + ALBUM_WAIT for row in rows if row.payload.get("album") is not None
+        ]
+        if not young or (wait := (max(young) - utcnow()).total_seconds()) <= 0:
+            return rows
+        await asyncio.sleep(wait)
+        async with self._sessions() as session:
+            return list(await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id}))
+
+    async def _send_row(self, group: list[Delivery]) -> bool:
+        """Deliver one row (or an album's rows at once); False leaves it (and its chat's later
+        rows) for a later pass."""
+        row = group[0]
         try:
-            await self._deliver(row)
+            if len(group) > 1:
+                await self._deliver_album(group)
+            else:
+                await self._deliver(row)
         except RetryAfter as exc:
             retry = exc.retry_after
             seconds = retry.total_seconds() if isinstance(retry, timedelta) else float(retry)
@@ -250,20 +304,78 @@ class DeliverySender:
             return False
         except BadRequest as exc:
             log.warning("delivery %s refused by Telegram: %s", row.id, exc)
-            await self._finish(row, FAILED, str(exc))
+            for each in group:
+                await self._finish(each, FAILED, str(exc))
             return True
         except (NetworkError, TelegramError) as exc:
             await self._postpone(row, backoff(row.attempts + 1), str(exc), failed=True)
             return False
         return True
 
+    async def _deliver_album(self, group: list[Delivery]) -> None:
+        """An album's copies in one copyMessages call, which keeps them one album; in the
+        header layout the header goes first, as a message of its own."""
+        first = group[0]
+        thread = None
+        if self._topics is not None:
+            thread = await self._topics.thread_for(first.chat_id, first.ticket_id)
+        if thread is None and "header" in first.payload:
+            await self._bot.send_message(
+                first.chat_id, f"<b>{esc(first.payload['header'])}</b>", parse_mode=ParseMode.HTML
+            )
+        copies = await self._bot.copy_messages(
+            first.chat_id,
+            first.payload["from_chat_id"],
+            [row.payload["message_id"] for row in group],
+            message_thread_id=thread,
+        )
+        for row, copy in zip(group, copies, strict=False):
+            await self._part_sent(row, copy.message_id, done=True)
+
     async def _deliver(self, row: Delivery) -> None:
+        if row.payload["type"] == "topic":  # show the ticket's state in its topic's name
+            if self._topics is not None:
+                await self._topics.sync(row.chat_id, row.ticket_id)
+            await self._part_sent(row, None, done=True)
+            return
+        if row.payload["type"] == "edit":  # a relayed message was edited by its author
+            await self._edit_copy(row)
+            await self._part_sent(row, None, done=True)
+            return
+        thread = None
+        if self._topics is not None:
+            thread = await self._topics.thread_for(row.chat_id, row.ticket_id)
+        try:
+            await self._send(row, thread)
+        except BadRequest as error:
+            if row.payload.get("quote") and "quote" in str(error).lower():
+                # The quoted part is not in the original as it is here (a header line of
+                # the copy, say): answer it without the quote.
+                row.payload = {k: v for k, v in row.payload.items() if k != "quote"}
+                await self._send(row, thread)
+                return
+            if thread is None or not is_thread_gone(error):
+                raise
+            # The topic was deleted (or Telegram refuses topics now): the header way instead.
+            await self._topics.lost(row.chat_id, row.ticket_id, thread)
+            await self._send(row, None)
+
+    async def _send(self, row: Delivery, thread: int | None) -> None:
+        """Send the row's remaining parts: into the ticket's topic without the header line,
+        or (thread None) into the chat with it."""
         payload = row.payload
         markup = keyboard(payload.get("buttons"))
+        reply = None
+        if "reply_to" in payload:
+            reply = ReplyParameters(
+                payload["reply_to"], quote=payload.get("quote"), allow_sending_without_reply=True
+            )
         if payload["type"] == "copy":
             caption = payload.get("caption")
-            if "header" in payload:
+            if "header" in payload and thread is None:
                 caption = caption_with_header(payload["header"], caption)
+            elif caption is not None:
+                caption = esc(caption)  # Telegram's own caption, within its limit
             sent = await self._bot.copy_message(
                 chat_id=row.chat_id,
                 from_chat_id=payload["from_chat_id"],
@@ -271,14 +383,18 @@ class DeliverySender:
                 caption=caption,
                 parse_mode=ParseMode.HTML if caption is not None else None,
                 reply_markup=markup,
+                message_thread_id=thread,
+                reply_parameters=reply,
             )
+            await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=True)
             return
-        parts = (
-            with_header(payload["header"], payload["body"])
-            if "header" in payload
-            else [payload["text"]]
-        )
+        if "header" not in payload:
+            parts = [payload["text"]]
+        elif thread is None:
+            parts = with_header(payload["header"], payload["body"])
+        else:
+            parts = without_header(payload["body"])
         for index in range(row.parts_sent, len(parts)):
             last = index == len(parts) - 1
             sent = await self._bot.send_message(
@@ -286,14 +402,65 @@ class DeliverySender:
                 text=parts[index],
                 parse_mode=ParseMode.HTML,
                 reply_markup=markup if last else None,
+                message_thread_id=thread,
+                reply_parameters=reply if index == 0 else None,
             )
+            await self._landed(row, thread, sent.message_thread_id if thread else None)
             await self._part_sent(row, sent.message_id, done=last)
 
-    async def _part_sent(self, row: Delivery, message_id: int, *, done: bool) -> None:
+    async def _edit_copy(self, row: Delivery) -> None:
+        """Edit the copy delivered by row `of` to its message's text now, marked (edited); a
+        copy sent in several parts, or one the new text no longer fits, is sent anew."""
+        async with self._sessions() as session:
+            original = await session.get(Delivery, row.payload["of"])
+            message = await session.get(Message, original.message_id) if original else None
+        if message is None or original.status != SENT or original.sent_message_id is None:
+            return  # never delivered (blocked, refused): nothing to edit
+        thread = None
+        if self._topics is not None:
+            thread = await self._topics.current_thread(row.chat_id, row.ticket_id)
+        header = original.payload["header"]
+        body = message.text or ""
+        try:
+            if original.payload["type"] == "copy":
+                caption = shorten(body, CAPTION_LIMIT - 200) + "\n(edited)"
+                await self._bot.edit_message_caption(
+                    chat_id=row.chat_id,
+                    message_id=original.sent_message_id,
+                    caption=esc(caption) if thread else caption_with_header(header, caption),
+                    parse_mode=ParseMode.HTML,
+                )
+                return
+            text = f"{body}\n(edited)"
+            parts = without_header(text) if thread else with_header(header, text)
+            if len(parts) == 1 and original.parts_sent == 1:
+                await self._bot.edit_message_text(
+                    parts[0],
+                    chat_id=row.chat_id,
+                    message_id=original.sent_message_id,
+                    parse_mode=ParseMode.HTML,
+                )
+                return
+            for part in parts:
+                await self._bot.send_message(
+                    row.chat_id, part, parse_mode=ParseMode.HTML, message_thread_id=thread
+                )
+        except BadRequest as error:
+            if not any(s in str(error).lower() for s in _GONE_OR_SAME):
+                raise
+            log.info("delivery %s: the copy was not edited: %s", row.id, error)
+
+    async def _landed(self, row: Delivery, thread: int | None, landed: int | None) -> None:
+        """A send into a deleted private topic has landed in the chat itself (reported against
+        the Bot API): the topic is gone, the next message opens a new one."""
+        if thread is not None and landed != thread:
+            await self._topics.lost(row.chat_id, row.ticket_id, thread)
+
+    async def _part_sent(self, row: Delivery, message_id: int | None, *, done: bool) -> None:
         """Store that a part went out; the chat's next part waits until this is committed."""
         row.parts_sent += 1
         row.attempts += 1
-        if row.sent_message_id is None:
+        if row.sent_message_id is None and message_id is not None:
             row.sent_message_id = message_id
         if done:
             row.status = SENT
@@ -369,10 +536,10 @@ class _Confirmations:
 
     def __init__(self, session_factory: SessionFactory) -> None:
         self._sessions = session_factory
-        self._waiting: list[tuple[Delivery, int, bool, asyncio.Future[None]]] = []
+        self._waiting: list[tuple[Delivery, int | None, bool, asyncio.Future[None]]] = []
         self._task: asyncio.Task[None] | None = None
 
-    async def confirm(self, row: Delivery, message_id: int, *, done: bool) -> None:
+    async def confirm(self, row: Delivery, message_id: int | None, *, done: bool) -> None:
         future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         self._waiting.append((row, message_id, done, future))
         if self._task is None or self._task.done():
@@ -397,7 +564,9 @@ class _Confirmations:
                     if not future.done():
                         future.set_result(None)
 
-    async def _write(self, batch: list[tuple[Delivery, int, bool, asyncio.Future[None]]]) -> None:
+    async def _write(
+        self, batch: list[tuple[Delivery, int | None, bool, asyncio.Future[None]]]
+    ) -> None:
         now = utcnow()
         progress = [
             {
@@ -413,7 +582,7 @@ class _Confirmations:
         refs = [
             {"chat_id": row.chat_id, "telegram_message_id": message_id, "ticket_id": row.ticket_id}
             for row, message_id, _, _ in batch
-            if row.ticket_id is not None
+            if row.ticket_id is not None and message_id is not None
         ]
         async with self._sessions() as session:
             await session.execute(self._progress, progress)
@@ -439,5 +608,6 @@ async def sweep_once(resources: Resources) -> int:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is needed to deliver Telegram messages")
     root = settings.telegram_api_url
     bot = Bot(settings.telegram_bot_token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
-    async with bot:
-        return await DeliverySender(resources.session_factory, bot).sweep()
+    async with bot:  # getMe: whether topic mode is on
+        topics = router_for(settings, bot, resources.session_factory)
+        return await DeliverySender(resources.session_factory, bot, topics).sweep()

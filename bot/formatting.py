@@ -57,6 +57,11 @@ def with_header(header: str, body: str) -> list[str]:
     return [f"<b>{esc(header)}</b> ({n}/{total})\n{esc(part)}" for n, part in enumerate(parts, 1)]
 
 
+def without_header(body: str) -> list[str]:
+    """HTML messages of the body alone (a ticket's topic names the ticket), split if long."""
+    return [esc(part) for part in split_text(body, TEXT_LIMIT)]
+
+
 def caption_with_header(header: str, caption: str | None) -> str:
     body = esc(caption or "")
     room = CAPTION_LIMIT - utf16_len(header) - 2

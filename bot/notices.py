@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.email import mails
 from bot.formatting import esc
 from bot.services import outbound
-from storage.models import Status, Ticket, User
+from storage.models import Priority, Status, Ticket, User
 
 STATUS_MAILS = {
     Status.WAITING_CUSTOMER: "waiting_customer",
@@ -31,8 +31,27 @@ def _reachable(user: User | None) -> bool:
     return user is not None and user.deleted_at is None
 
 
+async def opened_for_team(
+    session: AsyncSession, *, ticket: Ticket, customer: User, chat_id: int
+) -> None:
+    """The team chat gets the new ticket's card (in its topic there: the sender opens it)."""
+    await outbound.queue_relay_text(
+        session,
+        chat_id=chat_id,
+        header=f"#{ticket.id} · {customer.display_name} opened a ticket.",
+        body=(
+            f"Subject: {ticket.subject}\nPriority: {Priority(ticket.priority).name.title()}\n\n"
+            f"{ticket.description}\n\nWrite in this topic to answer; the first agent to write "
+            "takes the ticket."
+        ),
+        ticket_id=ticket.id,
+        message_id=None,
+    )
+
+
 async def assigned(session: AsyncSession, *, ticket: Ticket, customer: User, agent: User) -> None:
     """The agent gets the ticket's details; the customer learns who handles it."""
+    await outbound.queue_topic_sync(session, ticket_id=ticket.id)  # a former agent's: ↪
     # Plain header and body: the sender escapes them and splits a long description.
     await outbound.queue_relay_text(
         session,
@@ -65,6 +84,7 @@ async def status_changed(
     by_customer: bool,
 ) -> None:
     """The customer is told of every change; Closed also asks for a rating."""
+    await outbound.queue_topic_sync(session, ticket_id=ticket.id)  # ✅ once done, and back
     if _reachable(customer):
         await outbound.queue_text(
             session,

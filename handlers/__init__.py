@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from telegram import Update
-from telegram.ext import Application, TypeHandler
+from telegram.ext import Application, MessageHandler, TypeHandler
 
 from bot.config import Settings
 from bot.services.flood import FloodLimiter
@@ -20,8 +20,9 @@ from handlers import (
 )
 from handlers.guard import guard
 
-MEMBERSHIP_GROUP = -2  # blocked/unblocked the bot: before the guard, which lets only messages by
-GUARD_GROUP = -1  # runs before everything and stops refused updates
+MEMBERSHIP_GROUP = -3  # blocked/unblocked the bot: before the guard, which lets only messages by
+GUARD_GROUP = -2  # runs before everything and stops refused updates
+EDITS_GROUP = -1  # edited messages: carried to the other side, and stopped there
 
 
 def register(application: Application, settings: Settings) -> None:
@@ -30,6 +31,7 @@ def register(application: Application, settings: Settings) -> None:
     application.bot_data.flood = FloodLimiter.from_setting(settings.flood_limit)
     application.add_handlers(membership.handlers(), group=MEMBERSHIP_GROUP)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
+    application.add_handler(MessageHandler(relay.EDITED, relay.edited_message), group=EDITS_GROUP)
     # Order matters within group 0: dialogues first, so an answer in a dialogue is never
     # taken for a message to an agent; the catch-alls come last.
     application.add_handlers(
@@ -43,7 +45,7 @@ def register(application: Application, settings: Settings) -> None:
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
-            *relay.handlers(),  # any other message: to the agent, or to the customer
+            *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent
             *common.last_resort(),
         ]
     )

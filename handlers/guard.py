@@ -33,18 +33,26 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
     """Identify the user, then stop any update their role may not send."""
     if update.effective_user is None or update.effective_chat is None:
         raise ApplicationHandlerStop  # polls, inline queries, channel posts: not ours
-    if update.effective_chat.type != ChatType.PRIVATE or update.edited_message is not None:
-        raise ApplicationHandlerStop  # the helpdesk lives in private chats only
-    if update.message is None and update.callback_query is None:
+    settings = context.resources.settings
+    in_team = update.effective_chat.id == settings.team_chat_id
+    if update.effective_chat.type != ChatType.PRIVATE and not in_team:
+        raise ApplicationHandlerStop  # private chats, and the team chat (TEAM_CHAT_ID), only
+    edited = update.edited_message is not None
+    if update.message is None and update.callback_query is None and not edited:
         raise ApplicationHandlerStop
+    if edited and in_team:
+        raise ApplicationHandlerStop  # edits are carried from private chats only
     tg_user = update.effective_user
-    is_admin = context.resources.settings.is_admin(tg_user.id)
+    is_admin = settings.is_admin(tg_user.id)
     limiter = context.bot_data.flood
     verdict = limiter.check(tg_user.id, staff=is_admin or limiter.is_staff(tg_user.id))
     if verdict is not flood.Verdict.ACCEPT:
         if verdict is flood.Verdict.WARN:
             await _tell(update, context, flood.SLOW_DOWN)
         raise ApplicationHandlerStop  # before any work: nothing read, nothing stored
+    if in_team:
+        await _team_member(update, context, is_admin=is_admin)
+        return
 
     async def touch(session: AsyncSession) -> bool:
         context.actor, menu_changed = await users.touch(
@@ -78,6 +86,21 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
     if refusal is not None:
         await _tell(update, context, refusal)
         raise ApplicationHandlerStop
+
+
+async def _team_member(update: Update, context: HelpdeskContext, *, is_admin: bool) -> None:
+    """In the team chat only agents' plain messages count: the rest (other members, commands,
+    buttons) is ignored without an answer, and nobody becomes a user by writing there."""
+    if update.message is None or _command_of(update) is not None:
+        raise ApplicationHandlerStop
+    async with context.resources.session_factory() as session:
+        user = await users.by_telegram_id(session, update.effective_user.id)
+    if user is None or user.deleted_at is not None:
+        raise ApplicationHandlerStop
+    actor = users.actor_of(user, is_admin=is_admin)
+    if not actor.is_staff:
+        raise ApplicationHandlerStop
+    context.actor = actor
 
 
 async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:

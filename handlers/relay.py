@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+import logging
+
 from telegram import Message, Update
-from telegram.ext import CallbackQueryHandler, MessageHandler, filters
+from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
 from bot.services import relay, validation
+from bot.services.errors import ServiceError
 from bot.services.relay import Incoming, Outcome
 from handlers.context import HelpdeskContext
 from handlers.framework import Answer, Edit, Reply, Result, action
+
+log = logging.getLogger(__name__)
 
 MEDIA = (
     filters.PHOTO
@@ -21,6 +26,7 @@ MEDIA = (
     | filters.VIDEO_NOTE
 )
 RELAYABLE = filters.ChatType.PRIVATE & ~filters.COMMAND & (filters.TEXT | MEDIA)
+TEAM_RELAYABLE = filters.ChatType.SUPERGROUP & ~filters.COMMAND & (filters.TEXT | MEDIA)
 
 
 def incoming_of(update: Update, message: Message) -> Incoming:
@@ -51,6 +57,9 @@ def incoming_of(update: Update, message: Message) -> Incoming:
         file_id=file_id,
         reply_to=replied.message_id if replied else None,
         reply_header=_header_of(replied) if replied else None,
+        thread_id=message.message_thread_id if message.is_topic_message else None,
+        quote=message.quote.text if message.quote else None,
+        media_group_id=message.media_group_id,
     )
 
 
@@ -68,11 +77,33 @@ async def relay_message(update: Update, context: HelpdeskContext) -> Result:
     if not actor.registered:
         return Reply("Welcome! Please register first: send /start.")
     incoming = incoming_of(update, update.message)
+    team_chat_id = context.resources.settings.team_chat_id
     if actor.is_staff:
-        await relay.staff_message(context.session, actor=actor, incoming=incoming)
+        await relay.staff_message(
+            context.session, actor=actor, incoming=incoming, team_chat_id=team_chat_id
+        )
         return None
-    result = await relay.customer_message(context.session, actor=actor, incoming=incoming)
+    result = await relay.customer_message(
+        context.session, actor=actor, incoming=incoming, team_chat_id=team_chat_id
+    )
     return _customer_answer(result)
+
+
+@action
+async def team_message(update: Update, context: HelpdeskContext) -> Result:
+    """An agent writes in the team chat: into a ticket's topic, it reaches the customer. Nothing
+    is said in the group (a refusal there would land in its General topic): it is logged."""
+    incoming = incoming_of(update, update.message)
+    try:
+        await relay.team_message(
+            context.session,
+            actor=context.actor,
+            incoming=incoming,
+            team_chat_id=context.resources.settings.team_chat_id,
+        )
+    except ServiceError as error:
+        log.info("team chat message %s not relayed: %s", update.update_id, type(error).__name__)
+    return None
 
 
 def _customer_answer(result: relay.Result) -> Result:
@@ -101,7 +132,11 @@ async def pick_ticket(update: Update, context: HelpdeskContext) -> Result:
     except ValueError:
         return Answer("This button is not valid.", alert=True)
     result = await relay.pick(
-        context.session, actor=context.actor, message_id=message_id, number=number
+        context.session,
+        actor=context.actor,
+        message_id=message_id,
+        number=number,
+        team_chat_id=context.resources.settings.team_chat_id,
     )
     answer = _customer_answer(result)
     return [Answer(f"Added to #{number}."), Edit(f"Added to ticket #{number}.")] + (
@@ -109,8 +144,32 @@ async def pick_ticket(update: Update, context: HelpdeskContext) -> Result:
     )
 
 
-def handlers() -> list:
+@action
+async def _carry_edit(update: Update, context: HelpdeskContext) -> Result:
+    if context.actor.registered:
+        incoming = incoming_of(update, update.edited_message)
+        await relay.edited(context.session, actor=context.actor, incoming=incoming)
+    return None
+
+
+async def edited_message(update: Update, context: HelpdeskContext) -> None:
+    """An edited message: carried to the other side if the relay carried it; nothing else
+    (a dialogue, a command) reacts to edits."""
+    await _carry_edit(update, context)
+    raise ApplicationHandlerStop
+
+
+EDITED = filters.UpdateType.EDITED_MESSAGE & filters.ChatType.PRIVATE
+
+
+def handlers(team_chat_id: int | None = None) -> list:
+    team = (
+        [MessageHandler(filters.Chat(team_chat_id) & TEAM_RELAYABLE, team_message)]
+        if team_chat_id is not None
+        else []
+    )
     return [
+        *team,
         MessageHandler(RELAYABLE, relay_message),
         CallbackQueryHandler(pick_ticket, pattern=r"^pick:"),
     ]

@@ -12,17 +12,10 @@ from bot.services.relay import Incoming
 from handlers.context import HelpdeskContext
 from handlers.framework import Reply, Result, action
 from handlers.render import STATUS_ARGS, ticket_line
+from handlers.threads import number_and_rest, topic_ticket
 from storage.models import Status
 
 STATUS_USAGE = "Usage: /status N " + "|".join(STATUS_ARGS)
-
-
-def _number_and_text(update: Update, usage: str) -> tuple[int, str]:
-    """`/cmd N text`, keeping the text exactly as typed (line breaks included)."""
-    parts = (update.message.text or "").split(maxsplit=2)
-    if len(parts) < 3:
-        raise Invalid(usage)
-    return validation.ticket_number(parts[1]), parts[2]
 
 
 @action
@@ -39,7 +32,9 @@ async def queue(update: Update, context: HelpdeskContext) -> Result:
 
 @action
 async def reply(update: Update, context: HelpdeskContext) -> Reply:
-    number, text = _number_and_text(update, "Usage: /reply N text")
+    number, text = await number_and_rest(
+        update, context, usage="Usage: /reply N text", rest_required=True
+    )
     message = update.message
     incoming = Incoming(
         update_id=update.update_id,
@@ -48,14 +43,20 @@ async def reply(update: Update, context: HelpdeskContext) -> Reply:
         text=text,
     )
     await relay.staff_message(
-        context.session, actor=context.actor, incoming=incoming, number=number
+        context.session,
+        actor=context.actor,
+        incoming=incoming,
+        number=number,
+        team_chat_id=context.resources.settings.team_chat_id,
     )
     return Reply(f"Sent to the customer of #{number}.")
 
 
 @action
 async def note(update: Update, context: HelpdeskContext) -> Reply:
-    number, text = _number_and_text(update, "Usage: /note N text")
+    number, text = await number_and_rest(
+        update, context, usage="Usage: /note N text", rest_required=True
+    )
     await relay.note(
         context.session, actor=context.actor, number=number, text=text, update_id=update.update_id
     )
@@ -64,19 +65,20 @@ async def note(update: Update, context: HelpdeskContext) -> Reply:
 
 @action
 async def status(update: Update, context: HelpdeskContext) -> Reply:
-    args = context.args or []
-    if len(args) != 2 or args[1].lower() not in STATUS_ARGS:
+    number, word = await number_and_rest(update, context, usage=STATUS_USAGE, rest_required=True)
+    if word.strip().lower() not in STATUS_ARGS:
         raise Invalid(STATUS_USAGE)
-    number = validation.ticket_number(args[0])
     change = await lifecycle.change_status(
-        context.session, actor=context.actor, number=number, new=STATUS_ARGS[args[1].lower()]
+        context.session, actor=context.actor, number=number, new=STATUS_ARGS[word.strip().lower()]
     )
     return Reply(f"#{change.number}: {change.old.value} → <b>{esc(change.new.value)}</b>.")
 
 
 @action
 async def resolve(update: Update, context: HelpdeskContext) -> Reply:
-    number = validation.ticket_number(" ".join(context.args or []))
+    number = await topic_ticket(update, context)
+    if number is None:
+        number = validation.ticket_number(" ".join(context.args or []))
     change = await lifecycle.change_status(
         context.session, actor=context.actor, number=number, new=Status.RESOLVED
     )

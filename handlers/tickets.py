@@ -31,6 +31,7 @@ from handlers.framework import (
     step,
 )
 from handlers.render import priority_name, ticket_card, ticket_line
+from handlers.threads import topic_ticket
 from storage.models import Priority, Role
 
 NAME = "new_ticket"
@@ -81,6 +82,7 @@ async def got_priority(update: Update, context: HelpdeskContext) -> Step:
         description=context.dialogue["description"],
         priority=priority,
         auto_assign=context.resources.settings.assignment == "auto",
+        team_chat_id=context.resources.settings.team_chat_id,
     )
     return Step(
         END,
@@ -185,7 +187,9 @@ async def turn_page(update: Update, context: HelpdeskContext) -> Result:
 
 @action
 async def show_ticket(update: Update, context: HelpdeskContext) -> Result:
-    number = validation.ticket_number(" ".join(context.args or []))
+    number = await topic_ticket(update, context)
+    if number is None:
+        number = validation.ticket_number(" ".join(context.args or []))
     view = await tickets.view(context.session, actor=context.actor, number=number)
     return [Reply(text) for text in ticket_card(view, for_role=context.actor.role)]
 

@@ -112,11 +112,16 @@ async def open_ticket(
     description: str,
     priority: Priority,
     auto_assign: bool,
+    team_chat_id: int | None = None,
 ) -> Ticket:
-    """A new ticket; with ASSIGNMENT=auto it goes straight to the least-loaded agent."""
+    """A new ticket; with ASSIGNMENT=auto it goes straight to the least-loaded agent; with a
+    team chat, its card opens the ticket's topic there."""
     ticket = await tickets.open_ticket(
         session, customer=customer, subject=subject, description=description, priority=priority
     )
+    if team_chat_id is not None:
+        owner = await users.get(session, customer.user_id)
+        await notices.opened_for_team(session, ticket=ticket, customer=owner, chat_id=team_chat_id)
     if auto_assign:
         team = await agents.team(session)
         if team:
@@ -143,6 +148,11 @@ async def assign(session: AsyncSession, *, by: Actor, number: int, agent_ref: st
         raise Invalid(f"Ticket #{number} is already assigned to {agent.display_name}.")
     await _assign(session, ticket=ticket, agent=agent, by=await users.get(session, by.user_id))
     return ticket
+
+
+async def take(session: AsyncSession, *, ticket: Ticket, agent: User) -> None:
+    """An agent takes an unassigned ticket (the first to answer in its team-chat topic)."""
+    await _assign(session, ticket=ticket, agent=agent, by=agent)
 
 
 async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: User | None) -> None:

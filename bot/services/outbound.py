@@ -6,7 +6,13 @@ which they were queued is the order in which the chat sees them. Payloads:
 - `{"type": "text", "header": h, "body": plain}`: a relayed text; the sender escapes it,
   puts the header in bold on top and splits it at line or word boundaries past 4096;
 - `{"type": "copy", "from_chat_id", "message_id", "header"?, "caption"?}`: a media
-  message copied with copyMessage, the header in bold at the start of the caption.
+  message copied with copyMessage, the header in bold at the start of the caption;
+- `{"type": "edit", "of": row id}`: the copy that row delivered is edited to its message's
+  text now, marked `(edited)` (a long text's copy is sent again instead);
+- `{"type": "topic"}`: the ticket's forum topic in that chat is renamed (and, in the team
+  chat, closed or reopened) to show the ticket's state (bot/topics.py).
+
+In a chat where the ticket has a forum topic, its rows go into the topic without the header.
 """
 
 from __future__ import annotations
@@ -14,11 +20,11 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import insert, or_, update
+from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from storage.models import Delivery
+from storage.models import Delivery, TicketTopic
 
 Buttons = list[list[tuple[str, str]]]
 
@@ -52,10 +58,21 @@ async def queue_relay_text(
     body: str,
     ticket_id: int | None,
     message_id: int | None,
+    reply_to: int | None = None,
+    quote: str | None = None,
 ) -> None:
-    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long)."""
-    payload = {"type": "text", "header": header, "body": body}
+    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long);
+    `reply_to`: a message of that chat it answers, quoting `quote` of it."""
+    payload: dict[str, Any] = {"type": "text", "header": header, "body": body}
+    _answering(payload, reply_to, quote)
     return await _queue(session, chat_id, payload, ticket_id, message_id)
+
+
+def _answering(payload: dict[str, Any], reply_to: int | None, quote: str | None) -> None:
+    if reply_to is not None:
+        payload["reply_to"] = reply_to
+        if quote:
+            payload["quote"] = quote
 
 
 async def queue_relay_copy(
@@ -68,8 +85,12 @@ async def queue_relay_copy(
     caption: str | None,
     ticket_id: int,
     message_id: int,
+    reply_to: int | None = None,
+    quote: str | None = None,
+    album: str | None = None,
 ) -> None:
-    """Queue a copy of a media message; the header (if any) starts its caption."""
+    """Queue a copy of a media message; the header (if any) starts its caption. The copies
+    of one `album` (its media_group_id) go out together, as one album."""
     payload: dict[str, Any] = {
         "type": "copy",
         "from_chat_id": from_chat_id,
@@ -78,7 +99,29 @@ async def queue_relay_copy(
     }
     if header is not None:
         payload["header"] = header
+    if album is not None:
+        payload["album"] = album
+    _answering(payload, reply_to, quote)
     return await _queue(session, chat_id, payload, ticket_id, message_id)
+
+
+async def queue_edit(
+    session: AsyncSession, *, chat_id: int, of: int, ticket_id: int | None
+) -> None:
+    """The relayed copy delivered by row `of` shows its message's text as edited now."""
+    await _queue(session, chat_id, {"type": "edit", "of": of}, ticket_id, None)
+
+
+async def queue_topic_sync(session: AsyncSession, *, ticket_id: int) -> None:
+    """Every chat with a topic of this ticket: make the topic show the ticket's state now
+    (its name, and closed or open in the team chat), in order with the chat's messages."""
+    chats = await session.scalars(
+        select(TicketTopic.chat_id).where(
+            TicketTopic.ticket_id == ticket_id, TicketTopic.thread_id.is_not(None)
+        )
+    )
+    for chat_id in list(chats):
+        await _queue(session, chat_id, {"type": "topic"}, ticket_id, None)
 
 
 async def _queue(

@@ -20,7 +20,16 @@ from bot.clock import utcnow_seconds
 from bot.services import activities, lifecycle, outbound, tickets, users, validation
 from bot.services.errors import Invalid, NotFound
 from bot.services.users import Actor
-from storage.models import ChatMessageRef, Delivery, Message, Role, Status, Ticket, User
+from storage.models import (
+    ChatMessageRef,
+    Delivery,
+    Message,
+    Role,
+    Status,
+    Ticket,
+    TicketTopic,
+    User,
+)
 
 CUSTOMER, AGENT, NOTE = "customer", "agent", "note"
 NO_CAPTION = {"sticker", "video_note"}  # Telegram copies these without a caption
@@ -40,6 +49,22 @@ class Incoming:
     # The first line of the replied-to message when the bot wrote it (a relayed message starts
     # with its `#N · name` header): names the ticket while its reference is not stored yet.
     reply_header: str | None = None
+    # The forum topic it was written in (topic mode): names its ticket before anything else.
+    thread_id: int | None = None
+    # The part of the replied-to message it quotes (Telegram's TextQuote), kept when relayed.
+    quote: str | None = None
+    # An album's items arrive as separate messages sharing this (relayed as one album).
+    media_group_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Answers:
+    """The message a relayed reply answers, as it is in the other chat: the relayed copy
+    replies to it there (quoting the same part), so the thread reads the same on both sides."""
+
+    chat_id: int
+    message_id: int
+    quote: str | None
 
 
 class Outcome(enum.Enum):
@@ -77,12 +102,27 @@ _STORED = (
     "file_id",
     "source_chat_id",
     "source_message_id",
+    "media_group_id",
     "update_id",
     "created_at",
 )
 _REPLIED = select(ChatMessageRef.ticket_id).where(
     ChatMessageRef.chat_id == bindparam("b_chat_id"),
     ChatMessageRef.telegram_message_id == bindparam("b_message_id"),
+)
+_TOPIC = select(TicketTopic.ticket_id).where(
+    TicketTopic.chat_id == bindparam("b_chat_id"),
+    TicketTopic.thread_id == bindparam("b_thread_id"),
+)
+# The original of a relayed copy: the chat and message it was copied from.
+_ORIGINAL = (
+    select(Message.source_chat_id, Message.source_message_id)
+    .join(Delivery, Delivery.message_id == Message.id)
+    .where(
+        Delivery.chat_id == bindparam("b_chat_id"),
+        Delivery.sent_message_id == bindparam("b_message_id"),
+    )
+    .limit(1)
 )
 _ACTIVE = (
     select(Ticket)
@@ -119,6 +159,7 @@ async def _store(
         file_id=incoming.file_id,
         source_chat_id=incoming.chat_id,
         source_message_id=incoming.message_id,
+        media_group_id=incoming.media_group_id,
         update_id=incoming.update_id,
         created_at=utcnow_seconds(),
     )
@@ -130,6 +171,25 @@ async def _store(
 async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> None:
     await session.execute(_TOUCH_TICKET, {"b_id": ticket.id, "b_updated_at": at})
     set_committed_value(ticket, "updated_at", at)
+
+
+async def ticket_of_topic(
+    session: AsyncSession, *, chat_id: int, thread_id: int | None
+) -> int | None:
+    """The ticket whose forum topic this is in that chat (None: not a ticket's topic)."""
+    if thread_id is None:
+        return None
+    return await session.scalar(_TOPIC, {"b_chat_id": chat_id, "b_thread_id": thread_id})
+
+
+async def _ticket_of(session: AsyncSession, incoming: Incoming) -> int | None:
+    """The ticket a message names: the topic it was written in, else the message it answers.
+
+    In a topic a plain message "replies" to the topic's creation message (Telegram's forum
+    layout), so the topic must be asked first.
+    """
+    number = await ticket_of_topic(session, chat_id=incoming.chat_id, thread_id=incoming.thread_id)
+    return number if number is not None else await _ticket_of_reply(session, incoming)
 
 
 async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | None:
@@ -154,11 +214,28 @@ async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | N
 _HEADER = re.compile(r"#(\d{1,18}) · ")
 
 
-async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> Result:
-    """Route a customer's message to the agent of the ticket it belongs to."""
+async def _answers(session: AsyncSession, incoming: Incoming) -> Answers | None:
+    """What a reply answers in the other chat (None: not a reply to a relayed message)."""
+    if incoming.reply_to is None or incoming.reply_to == incoming.thread_id:
+        return None  # in a topic, a plain message "replies" to the topic's creation
+    found = (
+        await session.execute(
+            _ORIGINAL, {"b_chat_id": incoming.chat_id, "b_message_id": incoming.reply_to}
+        )
+    ).first()
+    if found is None or found.source_chat_id is None:
+        return None
+    return Answers(found.source_chat_id, found.source_message_id, incoming.quote)
+
+
+async def customer_message(
+    session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int | None = None
+) -> Result:
+    """Route a customer's message to the agent of the ticket it belongs to (and to its topic in
+    the team chat, when there is one)."""
     if await _is_duplicate(session, incoming.update_id):
         return Result(Outcome.DUPLICATE)
-    number = await _ticket_of_reply(session, incoming)
+    number = await _ticket_of(session, incoming)
     if number is not None:
         ticket = await tickets.load_visible(session, actor=actor, number=number)
         if ticket.status == Status.CLOSED:
@@ -177,10 +254,20 @@ async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Inc
     message = await _store(
         session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
     )
-    return await _attach(session, message=message, ticket=ticket)
+    answers = await _answers(session, incoming)
+    return await _attach(
+        session, message=message, ticket=ticket, team_chat_id=team_chat_id, answers=answers
+    )
 
 
-async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: int) -> Result:
+async def pick(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    message_id: int,
+    number: int,
+    team_chat_id: int | None = None,
+) -> Result:
     """The customer said which ticket a waiting message is about."""
     message = await session.get(Message, message_id)
     if message is None or message.author_id != actor.user_id or message.kind != CUSTOMER:
@@ -191,10 +278,17 @@ async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: 
     if ticket.status == Status.CLOSED:
         raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
     message.ticket_id = ticket.id
-    return await _attach(session, message=message, ticket=ticket)
+    return await _attach(session, message=message, ticket=ticket, team_chat_id=team_chat_id)
 
 
-async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) -> Result:
+async def _attach(
+    session: AsyncSession,
+    *,
+    message: Message,
+    ticket: Ticket,
+    team_chat_id: int | None,
+    answers: Answers | None = None,
+) -> Result:
     customer = await users.get(session, ticket.customer_id)
     outcome = Outcome.RELAYED
     if ticket.status == Status.RESOLVED:
@@ -208,6 +302,11 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
         performer_id=customer.telegram_id,
         at=message.created_at,
     )
+    header = _header(ticket.id, customer.display_name)
+    if team_chat_id is not None:
+        await _queue_to(
+            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+        )
     if ticket.agent_id is None:
         # Other chats' updates run concurrently (bot/concurrency.py): an assignment may have
         # committed since the ticket was read. The message is flushed, so on SQLite this
@@ -221,7 +320,8 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
         message=message,
         ticket=ticket,
         chat_id=agent.telegram_id,
-        header=_header(ticket.id, customer.display_name),
+        header=header,
+        answers=answers,
     )
     return Result(outcome, number=ticket.id, message_id=message.id)
 
@@ -282,8 +382,17 @@ async def withdraw_from(session: AsyncSession, *, former_staff: User) -> None:
 
 
 async def _queue_to(
-    session: AsyncSession, *, message: Message, ticket: Ticket, chat_id: int, header: str
+    session: AsyncSession,
+    *,
+    message: Message,
+    ticket: Ticket,
+    chat_id: int,
+    header: str,
+    answers: Answers | None = None,
 ) -> None:
+    reply = {}
+    if answers is not None and answers.chat_id == chat_id:
+        reply = {"reply_to": answers.message_id, "quote": answers.quote}
     if message.media_kind is None:
         await outbound.queue_relay_text(
             session,
@@ -292,6 +401,7 @@ async def _queue_to(
             body=message.text or "",
             ticket_id=ticket.id,
             message_id=message.id,
+            **reply,
         )
         return
     if message.media_kind in NO_CAPTION:
@@ -312,23 +422,38 @@ async def _queue_to(
         caption=message.text,
         ticket_id=ticket.id,
         message_id=message.id,
+        album=message.media_group_id,
+        **reply,
     )
 
 
 async def staff_message(
-    session: AsyncSession, *, actor: Actor, incoming: Incoming, number: int | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    number: int | None = None,
+    team_chat_id: int | None = None,
 ) -> int:
-    """An agent's answer (a reply to a relayed message, or /reply N) goes to the customer."""
+    """An agent's answer (a reply to a relayed message, a message in the ticket's topic, or
+    /reply N) goes to the customer, and to the ticket's topic in the team chat if there is
+    one (unless it was written there)."""
     if await _is_duplicate(session, incoming.update_id):
         return number or 0
     if number is None:
-        number = await _ticket_of_reply(session, incoming)
+        number = await _ticket_of(session, incoming)
         if number is None:
             raise NotFound(
                 "That message is not about a ticket. Reply to a customer's message, "
                 "or use /reply N text."
             )
-    ticket = await tickets.load_visible(session, actor=actor, number=number)
+    if incoming.chat_id == team_chat_id:
+        # The team chat's topic names the ticket, and any agent may answer in it.
+        ticket = await session.get(Ticket, number)
+        if ticket is None:
+            raise NotFound(f"Ticket #{number} does not exist.")
+    else:
+        ticket = await tickets.load_visible(session, actor=actor, number=number)
     if ticket.status == Status.CLOSED:
         raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
     customer = await users.get(session, ticket.customer_id)
@@ -349,14 +474,71 @@ async def staff_message(
         performer_id=actor.telegram_id,
         at=now,
     )
+    header = _header(ticket.id, actor.name)
+    answers = await _answers(session, incoming)
     await _queue_to(
         session,
         message=message,
         ticket=ticket,
         chat_id=customer.telegram_id,
-        header=_header(ticket.id, actor.name),
+        header=header,
+        answers=answers,
     )
+    if team_chat_id is not None and incoming.chat_id != team_chat_id:
+        await _queue_to(
+            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+        )
     return ticket.id
+
+
+_EDITED = select(Message).where(
+    Message.source_chat_id == bindparam("b_chat_id"),
+    Message.source_message_id == bindparam("b_message_id"),
+    Message.kind.in_((CUSTOMER, AGENT)),
+)
+EDIT = "edit"
+
+
+async def edited(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> int:
+    """A person edited a message the relay carried: the stored text follows, and each copy
+    sent (or still to be sent) to another chat is edited there too. Returns how many copies
+    will be edited (0: not a relayed message of theirs, such as a command)."""
+    message = await session.scalar(
+        _EDITED, {"b_chat_id": incoming.chat_id, "b_message_id": incoming.message_id}
+    )
+    if message is None or message.author_id != actor.user_id:
+        return 0
+    if message.media_kind is None and incoming.text is not None:
+        validation.text(incoming.text, field="message", limit=validation.MESSAGE_LIMIT)
+    message.text = incoming.text
+    copies = await session.scalars(
+        select(Delivery).where(Delivery.message_id == message.id).order_by(Delivery.id)
+    )
+    count = 0
+    for copy in copies:
+        if copy.payload.get("type") in ("text", "copy") and copy.payload.get("header"):
+            await outbound.queue_edit(
+                session, chat_id=copy.chat_id, of=copy.id, ticket_id=copy.ticket_id
+            )
+            count += 1
+    return count
+
+
+async def team_message(
+    session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int
+) -> int | None:
+    """An agent writes in a ticket's topic of the team chat: it goes to the customer, and the
+    first agent to write in an unassigned ticket's topic takes the ticket. None: not a ticket's
+    topic (the General topic, a topic of people's own), so nothing happens."""
+    number = await ticket_of_topic(session, chat_id=incoming.chat_id, thread_id=incoming.thread_id)
+    if number is None:
+        return None
+    ticket = await session.get(Ticket, number)
+    if ticket.agent_id is None and ticket.status != Status.CLOSED:
+        await lifecycle.take(session, ticket=ticket, agent=await users.get(session, actor.user_id))
+    return await staff_message(
+        session, actor=actor, incoming=incoming, number=number, team_chat_id=team_chat_id
+    )
 
 
 async def note(

@@ -14,10 +14,12 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
+from .albums import AlbumMethods
 from .errors import ApiError, bad_request, forbidden, utf16_len
 from .parse_html import parse_html
 from .parse_markdown import parse_markdown, parse_markdown_v2
 from .state import UPDATE_TYPES, Chat, FileRecord, Store
+from .topics import TopicMethods, in_topic
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
@@ -191,7 +193,7 @@ def _now() -> int:
     return int(time.time())
 
 
-class Methods:
+class Methods(TopicMethods, AlbumMethods):
     """Implementation of every supported method over a ``Store``."""
 
     def __init__(self, store: Store, strict_ampersand: bool = True) -> None:
@@ -266,6 +268,15 @@ class Methods:
         quoted.pop("reply_to_message", None)
         return quoted
 
+    @staticmethod
+    def _quote(params: dict, target: dict) -> dict | None:
+        """The TextQuote of a reply that quotes part of the replied message, checked."""
+        reply = p_json(params, "reply_parameters", "can't parse reply parameters JSON object")
+        quote = reply.get("quote") if isinstance(reply, dict) else None
+        if quote is None:
+            return None
+        return text_quote(target, quote, reply.get("quote_position"))
+
     def _text(self, params: dict) -> dict:
         raw = p_str(params, "text")
         if raw is None or not raw.strip():
@@ -298,12 +309,18 @@ class Methods:
         return content
 
     def _finish(self, chat: Chat, content: dict, params: dict, markup_param: str = "reply_markup"):
+        topic = self.thread_of_send(chat, params)
         markup = parse_reply_markup(params.get(markup_param))
         reply = self._reply(chat, params)
         if reply is not None:
             content["reply_to_message"] = reply
+            quote = self._quote(params, reply)
+            if quote is not None:
+                content["quote"] = quote
         if markup is not None:
             content["reply_markup"] = markup
+        if topic is not None:
+            content = in_topic(chat, topic, content)
         return self.store.bot_message(chat, content)
 
     def _message(self, chat: Chat, params: dict, missing: str) -> dict:
@@ -322,6 +339,8 @@ class Methods:
             "supports_inline_queries": False,
             "can_connect_to_business": False,
             "has_main_web_app": False,
+            "has_topics_enabled": self.store.topics_enabled,
+            "allows_users_to_create_topics": False,
         }
 
     async def m_close(self, params: dict, files: dict) -> bool:
@@ -427,35 +446,38 @@ class Methods:
 
     async def _send_media(self, kind: str, params: dict, files: dict) -> dict:
         chat = self._writable_chat(params)
-        value = params.get(kind)
-        upload = files.get(kind)
-        if upload is None and isinstance(value, str) and value.startswith("attach://"):
-            upload = files.get(value[len("attach://") :])
-            if upload is None:
-                raise bad_request(f"there is no {kind} in the request")
-        record: FileRecord | None
-        if upload is not None:
-            record = self.store.add_file(
-                kind,
-                upload.body,
-                upload.filename or None,
-                None if kind == "photo" else upload.content_type,
-                p_int(params, "duration", 1) or 0,
-            )
-        elif isinstance(value, str) and value:
-            if value.startswith(("http://", "https://")):
-                raise bad_request("failed to get HTTP URL content")
-            record = self.store.files.get(value)
-            if record is None:
-                raise bad_request("wrong file identifier/HTTP URL specified")
-        else:
-            raise bad_request(f"there is no {kind} in the request")
+        record = self.file_record(kind, params.get(kind), files, files.get(kind), params)
         content: dict = {kind: record.as_object()}
         if kind != "sticker":
             content.update(self._caption(params) or {})
         else:
             content[kind]["emoji"] = p_str(params, "emoji") or "🙂"
         return self._finish(chat, content, params)
+
+    def file_record(
+        self, kind: str, value: Any, files: dict, upload: Any, params: dict
+    ) -> FileRecord:
+        """The file a send names: an upload (a form field or ``attach://name``) or a file id."""
+        if upload is None and isinstance(value, str) and value.startswith("attach://"):
+            upload = files.get(value[len("attach://") :])
+            if upload is None:
+                raise bad_request(f"there is no {kind} in the request")
+        if upload is not None:
+            return self.store.add_file(
+                kind,
+                upload.body,
+                upload.filename or None,
+                None if kind == "photo" else upload.content_type,
+                p_int(params, "duration", 1) or 0,
+            )
+        if isinstance(value, str) and value:
+            if value.startswith(("http://", "https://")):
+                raise bad_request("failed to get HTTP URL content")
+            record = self.store.files.get(value)
+            if record is None:
+                raise bad_request("wrong file identifier/HTTP URL specified")
+            return record
+        raise bad_request(f"there is no {kind} in the request")
 
     async def m_sendPhoto(self, params: dict, files: dict) -> dict:
         return await self._send_media("photo", params, files)
@@ -492,16 +514,21 @@ class Methods:
         source_chat = self._chat(params, "from_chat_id")
         source = self._message(source_chat, params, "message to forward not found")
         chat = self._writable_chat(params)
+        topic = self.thread_of_send(chat, params)
         content = {key: source[key] for key in CONTENT_KEYS if key in source}
         origin: dict = {"type": "user", "date": source["date"]}
         if "from" in source:
             origin["sender_user"] = source["from"]
         else:
             origin = {"type": "chat", "date": source["date"], "sender_chat": source["chat"]}
-        return self.store.bot_message(chat, {"forward_origin": origin, **content})
+        content = {"forward_origin": origin, **content}
+        if topic is not None:
+            content = in_topic(chat, topic, content)
+        return self.store.bot_message(chat, content)
 
     async def m_sendChatAction(self, params: dict, files: dict) -> bool:
         chat = self._writable_chat(params)
+        self.thread_of_send(chat, params)
         action = p_str(params, "action")
         if action not in CHAT_ACTIONS:
             raise bad_request("wrong parameter action in request")
@@ -673,6 +700,22 @@ class Methods:
             "file_size": len(record.content),
             "file_path": record.file_path,
         }
+
+
+def text_quote(target: dict, quote: Any, position: Any = None) -> dict:
+    """A TextQuote of ``quote`` in the text or caption of ``target`` (QUOTE_TEXT_INVALID if it
+    is not there; ``position`` in UTF-16 units picks one of several occurrences)."""
+    body = target.get("text") or target.get("caption") or ""
+    if not isinstance(quote, str) or not quote.strip() or quote not in body:
+        raise bad_request("QUOTE_TEXT_INVALID")
+    index = body.find(quote)
+    if isinstance(position, int):
+        starts = [i for i in range(len(body)) if body.startswith(quote, i)]
+        by_units = {utf16_len(body[:i]): i for i in starts}
+        if position not in by_units:
+            raise bad_request("QUOTE_TEXT_INVALID")
+        index = by_units[position]
+    return {"text": quote, "position": utf16_len(body[:index]), "is_manual": True}
 
 
 def scope_key(scope: Any, resolve_chat: Callable[[dict], Chat]) -> tuple:

@@ -219,8 +219,10 @@ class BotApiStandin:
         require_https_webhook: bool = False,
         webhook_retry_delay: float = 0.2,
         latency: float = 0.0,
+        topics_enabled: bool = False,
     ) -> None:
         self.store = Store(token, bot_username, bot_first_name)
+        self.store.topics_enabled = topics_enabled
         # Seconds every Bot API call takes before it is handled (getUpdates aside), to model
         # the round trip to Telegram's servers (tens of milliseconds) in benchmarks.
         self.latency = latency
@@ -311,6 +313,47 @@ class BotApiStandin:
                 last_name,
             )
         return found
+
+    # -- forum topics (bot/standin/topics.py) -------------------------------------------
+    @property
+    def topics_enabled(self) -> bool:
+        """Topic mode of the bot (getMe's has_topics_enabled): topics in private chats."""
+        return self.store.topics_enabled
+
+    @topics_enabled.setter
+    def topics_enabled(self, value: bool) -> None:
+        self.store.topics_enabled = value
+
+    @property
+    def fail_topic_sends(self) -> bool:
+        """Fault switch: every send into a topic fails with "message thread not found"."""
+        return self.store.fail_topic_sends
+
+    @fail_topic_sends.setter
+    def fail_topic_sends(self, value: bool) -> None:
+        self.store.fail_topic_sends = value
+
+    @property
+    def deleted_topic_lands_in_chat(self) -> bool:
+        """Fault switch: a send into a deleted topic lands in the chat instead of failing."""
+        return self.store.deleted_topic_lands_in_chat
+
+    @deleted_topic_lands_in_chat.setter
+    def deleted_topic_lands_in_chat(self, value: bool) -> None:
+        self.store.deleted_topic_lands_in_chat = value
+
+    def forum_group(
+        self, chat_id: int, title: str = "Support team", *, bot_rights: dict | None = None
+    ):
+        """A forum supergroup, known to the bot, where the bot is an administrator with
+        ``bot_rights`` (default: can_manage_topics; ``{}``: an administrator without it; use
+        ``store.admin_rights.pop(chat_id)`` for a plain member)."""
+        chat = self.store.register_chat(
+            {"id": chat_id, "type": "supergroup", "title": title, "is_forum": True}
+        )
+        rights = {"can_manage_topics": True, "can_delete_messages": True, "can_pin_messages": True}
+        self.store.admin_rights[chat_id] = rights if bot_rights is None else bot_rights
+        return chat
 
     def push_update(self, update: dict) -> int:
         """Queue a raw update (``update_id`` added if absent); returns its update_id."""

@@ -14,6 +14,7 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 # Update types Telegram sends when allowed_updates is empty/unset.
 NOT_BY_DEFAULT = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
@@ -48,6 +49,8 @@ class Chat:
     inbox: list[dict] = field(default_factory=list)
     deleted: set[int] = field(default_factory=set)
     actions: list[str] = field(default_factory=list)
+    topics: dict[int, Any] = field(default_factory=dict)  # thread id -> topics.Topic
+    members: dict[int, dict] = field(default_factory=dict)  # groups: user id -> User
 
 
 @dataclass
@@ -158,6 +161,13 @@ class Store:
         self.call_times: list[float] = []  # time.monotonic() of each entry of `calls`
         self.call_counts: dict[str, int] = {}
         self.closed = False
+        # Forum topics (bot/standin/topics.py): topic mode for private chats (getMe's
+        # has_topics_enabled), the bot's administrator rights per group, and the fault switch
+        # that makes every send into a topic fail with "message thread not found".
+        self.topics_enabled = False
+        self.admin_rights: dict[int, dict] = {}
+        self.fail_topic_sends = False
+        self.deleted_topic_lands_in_chat = False
         self._changed = asyncio.Event()
 
     # -- change notification ------------------------------------------------------------

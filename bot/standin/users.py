@@ -9,8 +9,10 @@ import time
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .methods import command_entities
+from .albums import new_media_group_id
+from .methods import command_entities, text_quote
 from .state import Chat
+from .topics import GENERAL_THREAD, Topic, delete_topic, in_topic
 
 if TYPE_CHECKING:
     from .state import Store
@@ -108,9 +110,47 @@ class StandinUser:
         }
         self._store.push_update({"my_chat_member": change})
 
+    # -- topics --------------------------------------------------------------------------
+    @property
+    def topics(self) -> dict[int, Topic]:
+        """The forum topics of this private chat (thread id -> Topic, deleted ones too)."""
+        return self.chat.topics
+
+    def topic_named(self, name: str) -> Topic:
+        """The live topic with this name in this chat (ValueError listing the names)."""
+        for topic in self.chat.topics.values():
+            if topic.name == name and not topic.deleted:
+                return topic
+        names = [t.name for t in self.chat.topics.values() if not t.deleted]
+        raise ValueError(f"no topic {name!r} in the chat with {self.id}; has {names}")
+
+    def in_thread(self, thread: int | None) -> list[dict]:
+        """The bot's messages in one topic (None: outside every topic), service ones included."""
+        return [m for m in self.inbox if m.get("message_thread_id") == thread]
+
+    def delete_topic(self, thread: int) -> None:
+        """The user deletes a topic of this private chat, with its messages (no update)."""
+        delete_topic(self.chat, self.chat.topics[thread])
+        self._store.notify()
+
+    def _thread(self, chat: Chat, thread: int | None, content: dict) -> dict:
+        if thread is None:
+            return content
+        topic = chat.topics.get(thread)
+        if thread == GENERAL_THREAD or topic is None or topic.deleted:
+            raise ValueError(f"thread {thread} does not exist in chat {chat.id}")
+        if topic.closed:
+            raise ValueError(f"TOPIC_CLOSED: topic {thread} of chat {chat.id} is closed")
+        return in_topic(chat, topic, content)
+
     # -- sending -------------------------------------------------------------------------
-    def _post(self, chat: Chat, content: dict, kind: str = "message") -> dict:
+    def _post(
+        self, chat: Chat, content: dict, kind: str = "message", thread: int | None = None
+    ) -> dict:
         chat.known = True
+        if chat.info.get("type") != "private":
+            chat.members[self.id] = self.info
+        content = self._thread(chat, thread, content)
         message = self._store.new_message(chat, self.info, content)
         self._store.push_update({kind: message})
         return message
@@ -131,17 +171,23 @@ class StandinUser:
             raise ValueError(f"message {message_id} does not exist in the chat with {self.id}")
         return found
 
-    async def send(self, text: str, *, entities: list[dict] | None = None) -> dict:
-        """Send a text message (a leading ``/command`` gets its bot_command entity)."""
-        return self._post(self.chat, self._text_content(text, entities))
+    async def send(
+        self, text: str, *, entities: list[dict] | None = None, thread: int | None = None
+    ) -> dict:
+        """Send a text message (a leading ``/command`` gets its bot_command entity), in the
+        topic ``thread`` if given."""
+        return self._post(self.chat, self._text_content(text, entities), thread=thread)
 
-    async def reply(self, to: dict | int, text: str) -> dict:
-        """Send ``text`` as a reply to a message (dict or id) of this chat."""
+    async def reply(self, to: dict | int, text: str, *, quote: str | None = None) -> dict:
+        """Send ``text`` as a reply to a message (dict or id) of this chat, in its topic;
+        ``quote``: the part of that message's text the reply quotes (a TextQuote)."""
         quoted = dict(self._find(to))
         quoted.pop("reply_to_message", None)
         content = self._text_content(text, None)
         content["reply_to_message"] = quoted
-        return self._post(self.chat, content)
+        if quote is not None:
+            content["quote"] = text_quote(quoted, quote)
+        return self._post(self.chat, content, thread=quoted.get("message_thread_id"))
 
     async def edit(self, message: dict | int, text: str) -> dict:
         """Edit one of this user's text messages: the bot gets an ``edited_message`` update."""
@@ -153,13 +199,51 @@ class StandinUser:
         self._store.push_update({"edited_message": edited})
         return edited
 
-    async def send_in_group(self, group_id: int, text: str, title: str | None = None) -> dict:
-        """Send ``text`` in a group chat (created and made known on first use)."""
+    async def edit_caption(self, message: dict | int, caption: str) -> dict:
+        """Edit the caption of one of this user's media messages (an ``edited_message``)."""
+        old = self._find(message)
+        edited = {k: v for k, v in old.items() if k not in ("caption", "caption_entities")}
+        edited.update(caption=caption, edit_date=int(time.time()))
+        self.chat.messages[old["message_id"]] = edited
+        self._store.push_update({"edited_message": edited})
+        return edited
+
+    async def send_album(
+        self,
+        contents: list[bytes],
+        caption: str | None = None,
+        kind: str = "photo",
+        thread: int | None = None,
+        reply_to: dict | int | None = None,
+    ) -> list[dict]:
+        """Send an album: one message (and update) per item sharing a ``media_group_id``,
+        the caption on the first, as Telegram delivers them (``reply_to``: each item replies
+        to that message of this chat)."""
+        group = new_media_group_id()
+        quoted = None
+        if reply_to is not None:
+            quoted = dict(self._find(reply_to))
+            quoted.pop("reply_to_message", None)
+            thread = thread or quoted.get("message_thread_id")
+        messages = []
+        for index, content in enumerate(contents):
+            body = self._media(kind, content, caption if index == 0 else None)
+            body["media_group_id"] = group
+            if quoted is not None:
+                body["reply_to_message"] = quoted
+            messages.append(self._post(self.chat, body, thread=thread))
+        return messages
+
+    async def send_in_group(
+        self, group_id: int, text: str, title: str | None = None, thread: int | None = None
+    ) -> dict:
+        """Send ``text`` in a group chat (created and made known on first use), in the
+        forum topic ``thread`` if given."""
         chat = self._store.chats.get(group_id)
         if chat is None:
             info = {"id": group_id, "type": "group", "title": title or f"Group {group_id}"}
             chat = self._store.register_chat(info)
-        return self._post(chat, self._text_content(text, None))
+        return self._post(chat, self._text_content(text, None), thread=thread)
 
     def _media(self, kind: str, content: bytes, caption: str | None, **extra: Any) -> dict:
         record = self._store.add_file(kind, content, **extra)
@@ -168,9 +252,11 @@ class StandinUser:
             body["caption"] = caption
         return body
 
-    async def send_photo(self, content: bytes = b"", caption: str | None = None) -> dict:
+    async def send_photo(
+        self, content: bytes = b"", caption: str | None = None, thread: int | None = None
+    ) -> dict:
         """Send a photo (PNG/JPEG bytes give real dimensions)."""
-        return self._post(self.chat, self._media("photo", content, caption))
+        return self._post(self.chat, self._media("photo", content, caption), thread=thread)
 
     async def send_document(
         self,
@@ -178,27 +264,37 @@ class StandinUser:
         filename: str = "document.pdf",
         caption: str | None = None,
         mime_type: str = "application/octet-stream",
+        thread: int | None = None,
     ) -> dict:
         """Send a document with a file name and MIME type."""
         body = self._media("document", content, caption, file_name=filename, mime_type=mime_type)
-        return self._post(self.chat, body)
+        return self._post(self.chat, body, thread=thread)
 
-    async def send_voice(self, content: bytes = b"", duration: int = 1) -> dict:
+    async def send_voice(
+        self, content: bytes = b"", duration: int = 1, thread: int | None = None
+    ) -> dict:
         """Send a voice message."""
-        return self._post(self.chat, self._media("voice", content, None, duration=duration))
+        body = self._media("voice", content, None, duration=duration)
+        return self._post(self.chat, body, thread=thread)
 
     async def send_video(
-        self, content: bytes = b"", caption: str | None = None, duration: int = 1
+        self,
+        content: bytes = b"",
+        caption: str | None = None,
+        duration: int = 1,
+        thread: int | None = None,
     ) -> dict:
         """Send a video."""
         body = self._media("video", content, caption, duration=duration, mime_type="video/mp4")
-        return self._post(self.chat, body)
+        return self._post(self.chat, body, thread=thread)
 
-    async def send_sticker(self, content: bytes = b"", emoji: str = "🙂") -> dict:
+    async def send_sticker(
+        self, content: bytes = b"", emoji: str = "🙂", thread: int | None = None
+    ) -> dict:
         """Send a sticker."""
         body = self._media("sticker", content, None)
         body["sticker"]["emoji"] = emoji
-        return self._post(self.chat, body)
+        return self._post(self.chat, body, thread=thread)
 
     # -- buttons -------------------------------------------------------------------------
     async def press(self, message: dict | int, label: str) -> str:

@@ -26,6 +26,8 @@ async def test_get_me(api):
         "supports_inline_queries": False,
         "can_connect_to_business": False,
         "has_main_web_app": False,
+        "has_topics_enabled": False,
+        "allows_users_to_create_topics": False,
     }
 
 

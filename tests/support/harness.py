@@ -119,17 +119,24 @@ async def started_bot(
     *,
     rate_limiter: bool = False,
     standin: BotApiStandin | None = None,
+    topic_mode: bool = False,
+    team_chat: int | None = None,
     **overrides: Any,
 ) -> AsyncIterator[Harness]:
     """A migrated database, the stand-in, and the real Application polling it.
 
     With `standin`, that one (still running afterwards): a restart of the bot, same database.
+    `topic_mode`: the bot's topic mode is on; `team_chat`: a forum supergroup made the bot's
+    team chat.
     """
     async with contextlib.AsyncExitStack() as stack:
         if standin is None:
             standin = await stack.enter_async_context(
-                BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME)
+                BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME, topics_enabled=topic_mode)
             )
+        if team_chat is not None:
+            standin.forum_group(team_chat, "Support team")
+            overrides["team_chat_id"] = team_chat
         settings = make_settings(tmp_path, standin.url, **overrides)
         await asyncio.to_thread(migrate, settings)
         resources = Resources.open(settings)
