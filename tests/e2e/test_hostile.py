@@ -401,12 +401,13 @@ async def test_unhandled_updates_are_ignored_on_purpose(harness: Harness, watch)
     await settle(harness.admin)
     await harness.standin.wait_acknowledged(timeout=5)
     await harness.application.bot_data.delivery.wait_idle()
-    assert [m["text"] for m in agent.inbox[-1:]] == [f"#{number} · Alice\nfirst"]
+    # The edit is carried (relay fidelity), escaped like any text; the rest changed nothing.
+    assert [m["text"] for m in agent.inbox[-1:]] == [f"#{number} · Alice\nedited <b>\n(edited)"]
     assert harness.standin.chat(-42).inbox == []
     async with harness.resources.session_factory() as session:
         ticket = await session.get(Ticket, number)
         texts = list(await session.scalars(select(Message.text)))
-    assert ticket.status == "Open" and texts == ["first"]
+    assert ticket.status == "Open" and texts == ["edited <b>"]
     assert not watch.records
 
 
