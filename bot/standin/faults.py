@@ -9,7 +9,8 @@ Kinds:
   connection is held ``hold`` seconds (longer than the client's read timeout gives a client
   timeout) and then closed without an answer (``hold=0``: closed at once).
 * ``"drop_after_accept"``: the call is carried out (the message IS stored and delivered), then
-  the connection is closed without an answer, so the client thinks it failed.
+  the connection is closed without an answer (after ``hold`` seconds), so the client thinks it
+  failed.
 """
 
 from __future__ import annotations

@@ -133,6 +133,8 @@ class ApiHandler(_Base):
             return
         store.record_call(name, recorded, 200)
         if fault is not None:  # drop_after_accept: done, but the client never hears of it
+            if fault.hold > 0:  # ... and waits that long first (a process killed meanwhile)
+                await store.wait_for(lambda: store.closed, fault.hold)
             self.abort_connection()
             return
         self.answer(200, {"ok": True, "result": result})

@@ -17,9 +17,10 @@ def free_port() -> int:
 
 
 async def ticket_assigned_to_agent(
-    standin: BotApiStandin,
+    standin: BotApiStandin, *, card: str | None = "is assigned to you"
 ) -> tuple[StandinUser, StandinUser]:
-    """Alice registers (no email verification) and opens #1; the admin makes Sam its agent."""
+    """Alice registers (no email verification) and opens #1; the admin makes Sam its agent
+    (and Sam gets the ticket's card, unless `card` is None)."""
     admin = standin.user(ADMIN_ID, first_name="Ada")
     agent = standin.user(AGENT_ID, first_name="Sam")
     alice = standin.user(CUSTOMER_ID, first_name="Alice")
@@ -43,7 +44,8 @@ async def ticket_assigned_to_agent(
     await agent.send(f"/start {token}")
     await agent.receive_text("You are now an agent")
     await admin.send(f"/assign 1 {AGENT_ID}")
-    await agent.receive_text("is assigned to you")
+    if card is not None:
+        await agent.receive_text(card)
     return alice, agent
 
 

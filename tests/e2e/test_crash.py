@@ -173,3 +173,32 @@ async def test_sigkill_before_an_update_is_processed_gets_it_again(tmp_path) -> 
             await alice.receive_text("6-digit code")
         finally:
             await bot.stop()
+
+
+@pytest.mark.slow
+async def test_sigkill_after_a_topic_is_created_before_its_id_is_stored_loses_nothing(
+    tmp_path,
+) -> None:
+    url = databases.database_url(tmp_path)
+    async with BotApiStandin(
+        token=TOKEN, bot_username=BOT_USERNAME, topics_enabled=True
+    ) as standin:
+        env = bot_environment(standin, url, REQUIRE_EMAIL_VERIFICATION="false")
+        bot = BotProcess(standin, env, tmp_path / "bot.log")
+        await bot.start()
+        try:
+            # Telegram creates the agent's topic, but its answer never reaches the bot.
+            standin.faults.add("createForumTopic", "drop_after_accept", chat_id=2001, hold=60)
+            _, agent = await ticket_assigned_to_agent(standin, card=None)
+            await attempted(standin)
+            await bot.kill()  # the topic exists; its id was never stored
+
+            standin.faults.clear()
+            await bot.start()
+            card = await agent.receive_text("Subject: Broken", timeout=15)
+        finally:
+            await bot.stop()
+    opened = [t for t in agent.topics.values() if t.name == "#1 · Broken"]
+    assert len(opened) == 2  # the first stays empty; the card went into the second
+    assert card["message_thread_id"] == opened[1].thread_id
+    assert len([m for m in agent.inbox if "Subject: Broken" in (m.get("text") or "")]) == 1
