@@ -43,9 +43,12 @@ class Transcript:
     def print(self, line: str) -> None:
         print(line, file=self.out, flush=True)
 
-    async def says(self, user: StandinUser, text: str) -> None:
-        self.print(f"{self.names[user.id]:>8} › {text}")
-        await user.send(text)
+    async def says(self, user: StandinUser, text: str, *, topic: str | None = None) -> None:
+        """`user` writes `text` (in their chat's topic named `topic`, if given)."""
+        thread = user.topic_named(topic).thread_id if topic else None
+        where = f"[{topic}] " if topic else ""
+        self.print(f"{self.names[user.id]:>8} › {where}{text}")
+        await user.send(text, thread=thread)
         await self.answers()
 
     async def replies(self, user: StandinUser, to: dict, text: str) -> None:
@@ -79,9 +82,17 @@ class Transcript:
         return user.inbox[-1]
 
     def _print(self, name: str, message: dict) -> None:
+        created = message.get("forum_topic_created") or message.get("forum_topic_edited")
+        if created is not None:
+            verb = "opens" if "forum_topic_created" in message else "renames"
+            self.print(f"{'bot':>8} » {name}: ({verb} the topic “{created.get('name', '')}”)")
+            return
         text = message.get("text") or message.get("caption") or "(media)"
         lines = text.splitlines() or [""]
-        self.print(f"{'bot':>8} » {name}: {lines[0]}")
+        thread = message.get("message_thread_id")
+        topic = self.standin.chat(message["chat"]["id"]).topics.get(thread) if thread else None
+        where = f"[{topic.name}] " if topic is not None else ""
+        self.print(f"{'bot':>8} » {name}: {where}{lines[0]}")
         for line in lines[1:]:
             self.print(f"{'':>8}   {line}")
         markup = message.get("reply_markup") or {}
@@ -120,8 +131,68 @@ async def play() -> int:
             with contextlib.redirect_stdout(io.StringIO()):
                 async with running(application):
                     await _script(standin, resources, out)
+    await _topic_mode(out=sys.stdout)
     print("\nThat was the whole story. Run `make run` with a token to use it for real.")
     return 0
+
+
+async def _topic_mode(out: TextIO) -> None:
+    """The second act: the same bot with topic mode on, a topic per ticket on both sides."""
+    with tempfile.TemporaryDirectory(prefix="helpdesk-demo-topics-") as folder:
+        async with BotApiStandin(
+            token=TOKEN, bot_username="helpdesk_demo_bot", topics_enabled=True
+        ) as standin:
+            settings = load_settings(
+                _env_file=None,
+                telegram_bot_token=TOKEN,
+                telegram_api_url=standin.url,
+                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
+                admin_ids=[ADMIN_ID],
+                email_backend="console",
+                require_email_verification=False,
+                digest_schedule="off",
+                admin_digest_schedule="off",
+            )
+            await asyncio.to_thread(upgrade, settings.database_url)
+            resources = Resources.open(settings)
+            application = build_application(resources, rate_limiter=False)
+            with contextlib.redirect_stdout(io.StringIO()):
+                async with running(application):
+                    await _topics_script(standin, out)
+
+
+async def _topics_script(standin: BotApiStandin, out: TextIO) -> None:
+    admin = standin.user(ADMIN_ID, first_name="Ada", username="ada")
+    agent = standin.user(20, first_name="Sam", username="sam_support")
+    bob = standin.user(40, first_name="Bob", username="bob")
+    show = Transcript(standin, {ADMIN_ID: "Ada", 20: "Sam", 40: "Bob"}, out)
+    show.section("Topic mode: each ticket its own topic")
+    show.print("Topic mode is on for the bot (@BotFather), so every ticket gets a topic of its")
+    show.print("own in Sam's chat and in the customer's: no headers, no swipe-to-reply.")
+    await show.says(admin, "/addagent Sam Support")
+    token = re.search(r"start=(\S+)", show.last(admin)["text"]).group(1)
+    await show.says(agent, f"/start {token}")
+    for answer in ("/start", "Bob Builder", "bob@example.com", "/skip"):
+        await show.says(bob, answer)
+
+    show.section("Bob opens two tickets; Ada gives both to Sam")
+    for subject, description in (
+        ("Printer", "It prints blank pages."),
+        ("Invoice", "November's invoice never came."),
+    ):
+        await show.says(bob, "/new")
+        await show.says(bob, subject)
+        await show.says(bob, description)
+        await show.presses(bob, show.last(bob), "Medium")
+    await show.says(admin, "/assign 1 @sam_support")
+    await show.says(admin, "/assign 2 @sam_support")
+
+    show.section("Each conversation stays in its topic")
+    await show.says(bob, "Even the test page is blank.", topic="#1 · Printer")
+    await show.says(agent, "Please send me a photo of the toner.", topic="#1 · Printer")
+    await show.says(agent, "It went out this morning, by mail.", topic="#2 · Invoice")
+    await show.says(bob, "Got it, thanks!", topic="#2 · Invoice")
+    await show.says(agent, "/resolve", topic="#2 · Invoice")
 
 
 async def _script(standin: BotApiStandin, resources: Resources, out: TextIO) -> None:

@@ -260,6 +260,7 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
     query = update.callback_query
     answered = False
     chat_id = update.effective_chat.id
+    thread = topic_of(update)  # an answer to a message in a topic goes into that topic
     for output in outputs:
         try:
             if isinstance(output, Reply):
@@ -268,6 +269,7 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
                     output.text,
                     parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(output.buttons),
+                    message_thread_id=thread,
                 )
             elif isinstance(output, Answer) and query is not None and not answered:
                 answered = True
@@ -278,6 +280,7 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
                     InputFile(output.data, filename=output.filename),
                     caption=output.caption,
                     parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
                 )
             elif isinstance(output, Menu):
                 await menus.set_menu(context.bot, chat_id, output.role)
@@ -297,6 +300,14 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
             await query.answer()
         except TelegramError as error:
             log.warning("update %s: could not answer the button: %s", update.update_id, error)
+
+
+def topic_of(update: Update) -> int | None:
+    """The forum topic the update's message (or pressed button's message) is in, if any."""
+    message = update.effective_message
+    if message is None or not message.is_topic_message:
+        return None
+    return message.message_thread_id
 
 
 TEXT = filters.TEXT & ~filters.COMMAND

@@ -14,6 +14,7 @@ from bot.formatting import esc
 from bot.services import access, flood, users
 from handlers import menus
 from handlers.context import HelpdeskContext
+from handlers.framework import topic_of
 
 log = logging.getLogger(__name__)
 
@@ -110,7 +111,10 @@ async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:
             await update.callback_query.answer(text, show_alert=True)
         else:
             await context.bot.send_message(
-                update.effective_chat.id, text, parse_mode=ParseMode.HTML
+                update.effective_chat.id,
+                text,
+                parse_mode=ParseMode.HTML,
+                message_thread_id=topic_of(update),
             )
     except TelegramError as error:
         log.warning("update %s: could not answer: %s", update.update_id, error)

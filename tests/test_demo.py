@@ -28,6 +28,13 @@ def test_demo_plays_the_whole_story_without_a_token() -> None:
         "[1]  [2]  [3]  [4]  [5]",  # rating buttons
         "Rating: 5/5",
         "Report for the last 1 day",
+        # topic mode: two tickets of one customer at one agent, each in its own topic
+        "bot » Sam: (opens the topic “#1 · Printer”)",
+        "bot » Sam: (opens the topic “#2 · Invoice”)",
+        "bot » Sam: [#1 · Printer] Even the test page is blank.",
+        "bot » Bob: [#2 · Invoice] It went out this morning, by mail.",
+        "bot » Sam: [#2 · Invoice] #2 is resolved.",
+        "bot » Bob: (renames the topic “✅ #2 · Invoice”)",
     ):
         assert step in out, step
     assert "Traceback" not in result.stderr

@@ -109,7 +109,8 @@ async def test_commands_in_a_topic_take_no_number_and_the_name_shows_the_state(
     await receive_in(customer, customer_thread, "From the command")
 
     await agent.send("/resolve", thread=thread)
-    await agent.receive_text(f"#{number} is resolved")
+    resolved = await agent.receive_text(f"#{number} is resolved")
+    assert resolved["message_thread_id"] == thread  # the answer stays in the topic
     await agent.wait_until(lambda _: agent.topics[thread].name == f"✅ #{number} · Help")
     await customer.wait_until(
         lambda _: customer.topics[customer_thread].name == f"✅ #{number} · Help"
