@@ -65,6 +65,8 @@ from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
 from tests.support.process import bot_environment, terminate  # noqa: E402
 
 SECTION = "## Relay (bench/relay.py)"
+TOPICS_BOT = "helpdesk-topics"  # the helpdesk with topic mode on: a forum topic per ticket
+TOPICS_TOLERANCE = 0.10  # topic mode's figures within 10% of the header layout's
 TARGET_RATIO, TARGET_P99_MS = 0.70, 50.0
 STORAGE_MESSAGES = 2000  # messages of each storage-alone measurement
 
@@ -224,8 +226,9 @@ async def measure(
 ) -> Figures:
     customers = [customer_id(c) for c in range(args.customers)]
     recorder = Recorder()
+    topics = name == TOPICS_BOT
     async with BotApiStandin(
-        token=TOKEN, bot_username=BOT_USERNAME, latency=latency_ms / 1000
+        token=TOKEN, bot_username=BOT_USERNAME, latency=latency_ms / 1000, topics_enabled=topics
     ) as standin:
         original = standin.store.bot_message
 
@@ -242,11 +245,11 @@ async def measure(
             standin.user(telegram_id, first_name=first_name).chat.known = True
 
         log = folder / f"{name}-{run}.log"
-        if name == "helpdesk":
-            database = folder / f"helpdesk-{run}.db"
+        if name.startswith("helpdesk"):
+            database = folder / f"{name}-{run}.db"
             shutil.copy(template, database)
             url = f"sqlite+aiosqlite:///{database}"
-            env = bot_environment(standin, url, RATE_LIMITER="off")
+            env = bot_environment(standin, url, RATE_LIMITER="off", TOPICS="auto")
             bot = BotUnderTest(name, [sys.executable, "bot.py", "run"], env, log)
         else:
             url = None
@@ -381,16 +384,17 @@ def _block(results: list[Figures], args: argparse.Namespace, latency: float) -> 
         h.throughput / b.throughput for h, b in zip(by_bot["helpdesk"], by_bot["bare"], strict=True)
     ]
     p99 = med("helpdesk", "p99")
+    shown = ["helpdesk", *([TOPICS_BOT] if by_bot[TOPICS_BOT] else []), "bare"]
 
     def row(label: str, attr: str, fmt: str) -> str:
-        cells = [format(med(bot, attr), fmt) for bot in ("helpdesk", "bare")]
-        return f"| {label} | {cells[0]} | {cells[1]} |"
+        return f"| {label} | " + " | ".join(format(med(bot, attr), fmt) for bot in shown) + " |"
 
+    titles = {"helpdesk": "helpdesk (`bot.py run`)", TOPICS_BOT: "helpdesk, topic mode"}
     lines = [
         f"### Bot API round trip {latency:g} ms",
         "",
-        "| figure (median) | helpdesk (`bot.py run`) | bare PTB bot |",
-        "|---|---|---|",
+        "| figure (median) | " + " | ".join(titles.get(b, "bare PTB bot") for b in shown) + " |",
+        "|---|" + "---|" * len(shown),
         row("throughput, saturation (msg/s)", "throughput", ".0f"),
         row("bot CPU per message, saturation (ms)", "cpu_ms", ".2f"),
         row("offered, paced (msg/s)", "offered", ".1f"),
@@ -404,6 +408,7 @@ def _block(results: list[Figures], args: argparse.Namespace, latency: float) -> 
         f"- helpdesk p99 at {args.rate:g} msg/s offered: {p99:.1f} ms (latency from injection"
         f" to arrival, round trip included); target < {TARGET_P99_MS:g} ms +"
         f" round trip: {'PASS' if p99 < TARGET_P99_MS + latency else 'FAIL'}",
+        *(_topics_line(med) if by_bot[TOPICS_BOT] else []),
         "",
         "Every run (msg/s, then p50/p95/p99 ms):",
         "",
@@ -414,6 +419,17 @@ def _block(results: list[Figures], args: argparse.Namespace, latency: float) -> 
             f" {figures.p50:.1f} / {figures.p95:.1f} / {figures.p99:.1f} ms"
         )
     return lines
+
+
+def _topics_line(med: Callable[[str, str], float]) -> list[str]:
+    """Topic mode against the header layout: throughput and p99 within TOPICS_TOLERANCE."""
+    throughput = med(TOPICS_BOT, "throughput") / med("helpdesk", "throughput")
+    p99 = med(TOPICS_BOT, "p99") / med("helpdesk", "p99")
+    ok = throughput >= 1 - TOPICS_TOLERANCE and p99 <= 1 + TOPICS_TOLERANCE
+    return [
+        f"- topic mode / header layout: throughput **{throughput:.2f}**, p99 **{p99:.2f}**;"
+        f" target within {TOPICS_TOLERANCE:.0%}: {'PASS' if ok else 'FAIL'}"
+    ]
 
 
 def _storage_block(results: list[Figures], storage: list[tuple[float, float]]) -> list[str]:
@@ -454,7 +470,12 @@ def main() -> int:
         default=[0.0, 30.0],
         help="Bot API round trips to measure at, in ms, comma-separated (default 0,30)",
     )
-    parser.add_argument("--only", choices=["helpdesk", "bare"], help="measure one bot only")
+    parser.add_argument(
+        "--only", choices=["helpdesk", "bare", TOPICS_BOT], help="measure one bot only"
+    )
+    parser.add_argument(
+        "--topics", action="store_true", help=f"also measure {TOPICS_BOT} (topic mode on)"
+    )
     parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
     parser.add_argument("--keep", action="store_true", help="keep the folder with logs and dbs")
     args = parser.parse_args()
@@ -467,6 +488,8 @@ def main() -> int:
         results: list[Figures] = []
         storage: list[tuple[float, float]] = []
         bots = [args.only] if args.only else ["helpdesk", "bare"]
+        if args.topics and not args.only:
+            bots.insert(1, TOPICS_BOT)
         for run in range(args.runs):
             if "helpdesk" in bots:
                 storage.append(

@@ -87,6 +87,9 @@ class TopicRouter:
         self.private_topics = private_topics
         self.team_chat_id = team_chat_id
         self._logged: set[int] = set()  # chats whose topic trouble was logged already
+        # (ticket, chat) -> thread: topics known to exist, so a relayed message costs no read.
+        # Only this process forgets one (lost), and a stale entry fails as a deleted topic does.
+        self._known: dict[tuple[int, int], int] = {}
 
     def covers(self, chat_id: int) -> bool:
         """Whether a ticket's messages to this chat go into a topic."""
@@ -97,9 +100,13 @@ class TopicRouter:
         header layout). A 429 or network error propagates (the delivery is tried again)."""
         if ticket_id is None or not self.covers(chat_id):
             return None
+        known = self._known.get((ticket_id, chat_id))
+        if known is not None:
+            return known
         async with self._sessions() as session:
             topic = await self._topic(session, ticket_id, chat_id)
             if topic is not None and topic.thread_id is not None:
+                self._known[ticket_id, chat_id] = topic.thread_id
                 return topic.thread_id
             name = await self._name(session, ticket_id, chat_id)
         try:
@@ -108,6 +115,7 @@ class TopicRouter:
             self._log_once(chat_id, "no topic for #%s in chat %s: %s", ticket_id, chat_id, error)
             return None
         await self._store(ticket_id, chat_id, created.message_thread_id, name)
+        self._known[ticket_id, chat_id] = created.message_thread_id
         return created.message_thread_id
 
     async def current_thread(self, chat_id: int, ticket_id: int | None) -> int | None:
@@ -121,6 +129,7 @@ class TopicRouter:
     async def lost(self, chat_id: int, ticket_id: int, thread_id: int) -> None:
         """The topic is gone (deleted): forget it, so the next message opens a new one."""
         self._log_once(chat_id, "topic %s of #%s in chat %s is gone", thread_id, ticket_id, chat_id)
+        self._known.pop((ticket_id, chat_id), None)
         async with self._sessions() as session:
             await session.execute(
                 update(TicketTopic)
@@ -154,6 +163,7 @@ class TopicRouter:
                 if not is_thread_gone(error):
                     raise
                 topic.thread_id = None
+                self._known.pop((ticket_id, chat_id), None)
                 self._log_once(chat_id, "topic of #%s in chat %s is gone", ticket_id, chat_id)
             await session.commit()
 
