@@ -249,3 +249,20 @@ async def test_reassignment_marks_the_old_agents_topic_and_opens_one_at_the_new(
     relayed = await receive_in(other, new_thread, "who is there?")
     assert relayed["text"] == "who is there?"
     assert not [m for m in agent.inbox if m.get("text") == "who is there?"]
+
+
+async def test_edits_and_albums_in_topics_have_no_header(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    agent_thread = agent.topic_named(f"#{number} · Help").thread_id
+    customer_thread = customer.topic_named(f"#{number} · Help").thread_id
+    sent = await customer.send("teh printer", thread=customer_thread)
+    copy = await receive_in(agent, agent_thread, "teh printer")
+    await harness.application.bot_data.delivery.wait_idle()
+    await customer.edit(sent, "the printer")
+    await agent.wait_until(lambda _: copy["text"] == "the printer\n(edited)")
+    await agent.send_album([PNG, PNG], caption="two photos", thread=agent_thread)
+    first = await receive_in(customer, customer_thread, "two photos")
+    second = await customer.receive()
+    assert second["message_thread_id"] == customer_thread
+    assert first["media_group_id"] == second["media_group_id"] is not None
+    assert not [m for m in customer.inbox if (m.get("text") or "").startswith(f"#{number} ·")]
