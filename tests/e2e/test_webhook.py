@@ -163,6 +163,13 @@ async def test_a_sigkill_during_a_webhook_burst_loses_nothing(tmp_path) -> None:
                 ),
                 timeout=30,
             )
+            await alice.wait_until(
+                lambda inbox: (
+                    {f"burst a{n}" for n in range(per_chat)}
+                    <= {m["text"].split("\n", 1)[-1] for m in inbox if m.get("text")}
+                ),
+                timeout=30,
+            )
             status, _ = await bot.signal(signal.SIGTERM)
             assert status == 0, bot.log()[-3000:]
         finally:
