@@ -117,6 +117,7 @@ async def acquire(database_url: str, token: str, *, stop: asyncio.Event) -> Lead
     engine = create_async_engine(
         database_url,
         poolclass=NullPool,
+        hide_parameters=True,
         connect_args={
             "timeout": QUERY_TIMEOUT,
             "server_settings": {

@@ -41,6 +41,7 @@ PAGE_SIZE = 10
 
 @step(NAME)
 async def new(update: Update, context: HelpdeskContext) -> Step:
+    await tickets.check_can_open(context.session, customer=context.actor)
     return Step(
         ASK_SUBJECT,
         [Reply(f"New ticket. What is the subject? (up to {validation.SUBJECT_MAX} characters)")],

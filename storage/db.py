@@ -70,7 +70,11 @@ def is_sqlite(url: str) -> bool:
 
 
 def create_engine(url: str, **kwargs: object) -> AsyncEngine:
-    """An engine for the URL; SQLite gets WAL, foreign keys and its folder created."""
+    """An engine for the URL; SQLite gets WAL, foreign keys and its folder created.
+
+    Bound parameters (message texts, addresses) stay out of error messages and logs.
+    """
+    kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
         database = make_url(url).database
         if database and database != ":memory:":

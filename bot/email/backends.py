@@ -19,13 +19,28 @@ log = logging.getLogger(__name__)
 TIMEOUT_SECONDS = 20.0
 
 
+def one_line(value: str) -> str:
+    """A header value on one line: every run of whitespace, line breaks included, is one space.
+
+    A subject with a line break would otherwise add headers of its own (`Bcc: ...`) or make
+    email.message refuse the mail.
+    """
+    return " ".join(value.split())
+
+
 @dataclass(frozen=True)
 class Mail:
+    """One mail as every backend gets it; its header fields are always one line."""
+
     sender: str
     to: str
     subject: str
     text: str
     html: str | None
+
+    def __post_init__(self) -> None:
+        for name in ("sender", "to", "subject"):
+            object.__setattr__(self, name, one_line(getattr(self, name)))
 
 
 class DeliveryError(Exception):

@@ -18,6 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.email import templates
+from bot.email.backends import one_line
 from storage.models import EmailCode, EmailOutbox, Ticket, User
 
 log = logging.getLogger(__name__)
@@ -43,7 +44,7 @@ def outbox_row(
     now = utcnow()
     return {
         "recipient": to.strip(),
-        "subject": rendered.subject[:300],
+        "subject": one_line(rendered.subject)[:300],
         "text": rendered.text,
         "html": rendered.html,
         "kind": kind,

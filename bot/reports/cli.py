@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import csv
 import json
 import os
 import sys
@@ -18,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from bot.config import Settings
+from bot.reports import spreadsheet
 from bot.resources import Resources
 
 BAD_INPUT = 2
@@ -196,7 +196,7 @@ def write_summary(summary, fmt: str, out: IO[str]) -> None:
         json.dump(summary.as_dict(), out, indent=2)
         out.write("\n")
     elif fmt == "csv":
-        writer = csv.writer(out, lineterminator="\n")
+        writer = spreadsheet.Writer(out)
         writer.writerow(("group", "tickets", "metric", "count", "median", "p90", "mean"))
         for group in (summary.overall, *summary.by_priority, *summary.by_agent):
             for name, stats in group.metrics.items():

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import csv
 import json
 from collections.abc import AsyncIterator, Iterable
 from datetime import UTC, date, datetime, time, timedelta
@@ -25,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
+from bot.reports import spreadsheet
 from bot.reports.metrics import COLUMNS, SOLVED, STATUSES, TIMED, iso
 from storage.types import MICROSECONDS, to_micros
 
@@ -209,7 +209,7 @@ class Writer:
     def __init__(self, out: IO[str], fmt: str) -> None:
         self.out, self.fmt, self.count = out, fmt, 0
         if fmt == "csv":
-            self.csv = csv.writer(out, lineterminator="\n")
+            self.csv = spreadsheet.Writer(out)
             self.csv.writerow(COLUMNS)
         elif fmt == "json":
             out.write("[")
@@ -227,7 +227,7 @@ class Writer:
 
     def write(self, row: tuple[Any, ...]) -> None:
         if self.fmt == "csv":
-            self.csv.writerow(["" if v is None else v for v in row])
+            self.csv.writerow(row)
         elif self.fmt == "json":
             self.out.write(",\n" if self.count else "\n")
             self.out.write(json.dumps(dict(zip(COLUMNS, row, strict=True))))

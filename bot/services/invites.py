@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
@@ -15,6 +15,7 @@ from bot.services.users import Actor
 from storage.models import AgentInvite, Role, User
 
 VALID_FOR = timedelta(days=7)
+ALREADY_USED = "This invite link has already been used. Ask an admin for a new one."
 
 
 @dataclass(frozen=True)
@@ -61,13 +62,27 @@ async def redeem(session: AsyncSession, *, user: User, token: str, is_admin: boo
     if invite is None:
         raise Invalid("This invite link is not valid.")
     if invite.used_at is not None:
-        raise Invalid("This invite link has already been used. Ask an admin for a new one.")
-    if invite.expires_at <= utcnow():
+        raise Invalid(ALREADY_USED)
+    now = utcnow()
+    if invite.expires_at <= now:
         raise Invalid("This invite link has expired. Ask an admin for a new one.")
     if is_admin:
         raise Invalid("You are an admin already; an admin can do everything an agent can.")
-    invite.used_by = user.telegram_id
-    invite.used_at = utcnow()
+    # The claim itself is one conditional UPDATE: of two redemptions at once, the second waits
+    # for the first's row lock (SQLite: write lock) and then finds the invite used.
+    claimed = await session.scalar(
+        update(AgentInvite)
+        .where(
+            AgentInvite.id == invite.id,
+            AgentInvite.used_at.is_(None),
+            AgentInvite.expires_at > now,
+        )
+        .values(used_by=user.telegram_id, used_at=now)
+        .returning(AgentInvite.id)
+        .execution_options(synchronize_session=False)
+    )
+    if claimed is None:
+        raise Invalid(ALREADY_USED)
     user.role = Role.AGENT
     user.name = invite.name
     user.email = invite.email or user.email

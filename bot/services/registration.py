@@ -3,26 +3,79 @@
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
-from sqlalchemy import select, update
+from sqlalchemy import delete, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.email import mails
 from bot.services import secrets, users
+from bot.services.errors import Invalid
 from bot.services.users import Actor
-from storage.models import EmailCode
+from storage.models import CodeMail, EmailCode
 
 CODE_VALID_FOR = timedelta(minutes=15)
 CODE_ATTEMPTS = 3
+# Verification mails: at most this many per person per hour and per address per day.
+CODES_PER_PERSON, PERSON_WINDOW = 3, timedelta(hours=1)
+CODES_PER_ADDRESS, ADDRESS_WINDOW = 5, timedelta(days=1)
+
+
+class TooManyCodes(Invalid):
+    """A verification mail refused by the limits; says when the next one may be asked for."""
+
+
+def _wait_text(wait: timedelta) -> str:
+    minutes = max(1, math.ceil(wait.total_seconds() / 60))
+    if minutes < 120:
+        return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return f"{math.ceil(minutes / 60)} hours"
+
+
+async def _check_code_limits(
+    session: AsyncSession, *, user_id: int, address_key: str, now: datetime
+) -> None:
+    """Refuse a verification mail past either limit; the counts are rows, so restarts keep them."""
+    limits = (
+        (
+            CodeMail.user_id == user_id,
+            CODES_PER_PERSON,
+            PERSON_WINDOW,
+            "you have asked for {} codes in the last hour",
+        ),
+        (
+            CodeMail.address_key == address_key,
+            CODES_PER_ADDRESS,
+            ADDRESS_WINDOW,
+            "this address got {} codes in the last day",
+        ),
+    )
+    for counted, limit, window, wording in limits:
+        recent = select(func.count(), func.min(CodeMail.sent_at)).where(
+            counted, CodeMail.sent_at > now - window
+        )
+        count, oldest = (await session.execute(recent)).one()
+        if count >= limit:
+            raise TooManyCodes(
+                f"No new code for now: {wording.format(count)}. "
+                f"You can ask again in {_wait_text(oldest + window - now)}."
+            )
 
 
 async def send_code(session: AsyncSession, *, actor: Actor, email: str) -> None:
-    """Mail a fresh 6-digit code to `email`; earlier codes of this user stop working."""
+    """Mail a fresh 6-digit code to `email`; earlier codes of this user stop working.
+
+    At most CODES_PER_PERSON an hour and CODES_PER_ADDRESS a day: past that TooManyCodes.
+    """
     user = await users.get(session, actor.user_id)
     now = utcnow()
+    address_key = mails.address_key(email)
+    await _check_code_limits(session, user_id=user.id, address_key=address_key, now=now)
+    await session.execute(delete(CodeMail).where(CodeMail.sent_at <= now - ADDRESS_WINDOW))
+    session.add(CodeMail(user_id=user.id, address_key=address_key, sent_at=now))
     await session.execute(
         update(EmailCode)
         .where(EmailCode.user_id == user.id, EmailCode.used_at.is_(None))

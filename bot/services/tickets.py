@@ -17,6 +17,7 @@ from storage.models import Priority, Role, Status, Ticket, User
 
 ACTIVE = [s.value for s in Status if s is not Status.CLOSED]
 OPEN = [s.value for s in Status if not s.is_solved]
+MAX_ACTIVE_TICKETS = 10  # per customer; active = not Closed
 
 
 @dataclass(frozen=True)
@@ -41,12 +42,27 @@ def parse_priority(value: str) -> Priority:
         raise Invalid("Choose a priority with the buttons: Low, Medium, High or Urgent.") from None
 
 
+async def check_can_open(session: AsyncSession, *, customer: Actor) -> None:
+    """Refuse a new ticket to anyone but a registered customer with room for another."""
+    if customer.role is not Role.CUSTOMER or not customer.registered:
+        raise Invalid("Only registered customers can open tickets. Send /start to register.")
+    active = await session.scalar(
+        select(func.count())
+        .select_from(Ticket)
+        .where(Ticket.customer_id == customer.user_id, Ticket.status != Status.CLOSED)
+    )
+    if active >= MAX_ACTIVE_TICKETS:
+        raise Invalid(
+            f"You already have {active} active tickets, the most one person may have. "
+            "Close one you no longer need with /close N (see /tickets) to open another."
+        )
+
+
 async def open_ticket(
     session: AsyncSession, *, customer: Actor, subject: str, description: str, priority: Priority
 ) -> Ticket:
-    """A new Open ticket of a registered customer."""
-    if customer.role is not Role.CUSTOMER or not customer.registered:
-        raise Invalid("Only registered customers can open tickets. Send /start to register.")
+    """A new Open ticket of a registered customer with fewer than MAX_ACTIVE_TICKETS active."""
+    await check_can_open(session, customer=customer)
     subject = validation.text(subject, field="subject", limit=validation.SUBJECT_MAX)
     description = validation.text(
         description, field="description", limit=validation.DESCRIPTION_MAX

@@ -27,6 +27,7 @@ __all__ = [
     "AgentInvite",
     "Base",
     "ChatMessageRef",
+    "CodeMail",
     "Delivery",
     "Dialogue",
     "EmailCode",
@@ -144,6 +145,25 @@ class EmailCode(Base):
     expires_at: Mapped[datetime]
     attempts: Mapped[int] = mapped_column(default=0)
     used_at: Mapped[datetime | None]
+
+
+class CodeMail(Base):
+    """One verification mail: what the limits per person and per address count.
+
+    Only a hash of the address is kept, and rows older than the longest limit's window are
+    deleted as new ones are written.
+    """
+
+    __tablename__ = "code_mails"
+    __table_args__ = (
+        Index("ix_code_mails_user_sent", "user_id", "sent_at"),
+        Index("ix_code_mails_address_sent", "address_key", "sent_at"),
+    )
+
+    id: Mapped[int] = mapped_column(Id, primary_key=True)
+    user_id: Mapped[int] = mapped_column(Id, ForeignKey("users.id", ondelete="CASCADE"))
+    address_key: Mapped[str] = mapped_column(String(64))
+    sent_at: Mapped[datetime]
 
 
 class Ticket(Base):

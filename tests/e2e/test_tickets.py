@@ -79,10 +79,11 @@ async def test_ticket_of_another_customer_is_not_shown(harness: Harness) -> None
 
 
 async def test_admin_lists_every_ticket_with_paging(harness: Harness) -> None:
-    alice = harness.user(1001, "Alice")
+    alice, bob = harness.user(1001, "Alice"), harness.user(1002, "Bob")
     await harness.register(alice, name="Alice", email="alice@example.com")
-    for n in range(12):
-        await harness.open_ticket(alice, subject=f"Case {n}", description="d")
+    await harness.register(bob, name="Bob", email="bob@example.com")
+    for n in range(12):  # one customer may have 10 active tickets
+        await harness.open_ticket(alice if n < 6 else bob, subject=f"Case {n}", description="d")
     admin = harness.admin
     await admin.send("/tickets all")
     first = await admin.receive_text("Tickets (all)")

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import email
+import email.policy
 import io
 import json
 import signal
@@ -19,11 +21,13 @@ import pytest
 import time_machine
 from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
+from sqlalchemy import insert, update
 
 from bot.email import mails, templates
 from bot.email.backends import ConsoleBackend, SendGridBackend
 from bot.email.service import MAX_RETRY, EmailService, retry_delay
 from storage.db import create_engine, create_session_factory
+from storage.models import EmailOutbox
 from tests.jobs.factories import make_settings, make_ticket, make_user, outbox
 from tests.support.sendgrid_server import TIMEOUT, SendGridStandIn
 
@@ -322,6 +326,72 @@ async def test_deliver_due_console_prints_mail(db_url, session_factory):
     assert await service.deliver_due(session_factory) == 1
     printed = stream.getvalue()
     assert "To: anna@example.org" in printed and "Dead & gone" in printed
+
+
+INJECTED = "Printer\r\nBcc: x@y"
+
+
+async def queue_injected(session_factory) -> None:
+    """A status mail about a ticket whose subject has a line break, and a row of the same kind
+    queued by an earlier version that stored the subject as it came."""
+    async with session_factory() as session, session.begin():
+        customer = await make_user(session)
+        ticket = await make_ticket(session, customer=customer, subject=INJECTED)
+        await mails.queue_status_mail(session, ticket=ticket, customer=customer, event="closed")
+        rendered = templates.Rendered(f"Old {INJECTED}", "text", "<p>text</p>")
+        row = mails.outbox_row(to=customer.email, rendered=rendered, kind="x", dedupe_key="old")
+        await session.execute(insert(EmailOutbox), {**row, "subject": rendered.subject})
+
+
+async def test_deliver_due_smtp_subject_with_line_break_adds_no_header(
+    smtp_server, db_url, session_factory
+):
+    settings = make_settings(
+        db_url,
+        email_backend="smtp",
+        smtp_host="127.0.0.1",
+        smtp_port=smtp_server.port,
+        smtp_starttls=False,
+    )
+    await queue_injected(session_factory)
+    assert await EmailService.from_settings(settings).deliver_due(session_factory) == 2
+    subjects = []
+    for envelope in smtp_server.envelopes:
+        assert envelope.rcpt_tos == ["anna@example.org"]
+        head = envelope.content.split(b"\r\n\r\n", 1)[0].decode()
+        assert not [line for line in head.splitlines() if line.lower().startswith("bcc")]
+        message = email.message_from_bytes(envelope.content, policy=email.policy.default)
+        assert message["Bcc"] is None
+        subjects.append(str(message["Subject"]))
+    assert sorted(subjects) == ["#1 Printer Bcc: x@y: closed", "Old Printer Bcc: x@y"]
+
+
+async def test_deliver_due_webhook_and_console_get_one_line_subjects(
+    webhook_receiver, db_url, session_factory
+):
+    await queue_injected(session_factory)
+    stream = io.StringIO()
+    await EmailService(ConsoleBackend(stream), sender="desk@example.org").deliver_due(
+        session_factory
+    )
+    heads = [mail.split("\n\n", 1)[0] for mail in stream.getvalue().split("--- mail ---\n")[1:]]
+    assert sorted(head.splitlines()[-1] for head in heads) == [
+        "Subject: #1 Printer Bcc: x@y: closed",
+        "Subject: Old Printer Bcc: x@y",
+    ]
+    assert all(len(head.splitlines()) == 3 for head in heads)  # From, To, Subject
+    async with session_factory() as session, session.begin():
+        await session.execute(update(EmailOutbox).values(status="pending", next_try_at=START))
+    settings = make_settings(
+        db_url, email_backend="webhook", email_webhook_url=webhook_receiver.url
+    )
+    service = EmailService.from_settings(settings)
+    try:
+        assert await service.deliver_due(session_factory) == 2
+    finally:
+        await service.close()
+    subjects = sorted(payload["subject"] for _, payload in webhook_receiver.received)
+    assert subjects == ["#1 Printer Bcc: x@y: closed", "Old Printer Bcc: x@y"]
 
 
 def test_from_settings_without_sendgrid_key_fails_with_setting_name(db_url):
