@@ -111,7 +111,7 @@ async def delete_me(update: Update, context: HelpdeskContext) -> Reply:
     return Reply(
         "This erases your name, username, email and phone, everything you wrote (messages, "
         "files, ticket subjects and descriptions, rating comments, feedback) and closes your "
-        "open tickets. Your tickets stay, anonymised, for statistics. This cannot be undone. "
+        "active tickets. Your tickets stay, anonymised, for statistics. This cannot be undone. "
         "Erase now?",
         buttons=[[("Yes, erase my data", "erase:yes"), ("No, keep it", "erase:no")]],
     )

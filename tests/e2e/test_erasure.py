@@ -11,6 +11,7 @@ import json
 
 from sqlalchemy import JSON, Integer, String, select
 
+from bot.jobs import admin as admin_digest
 from storage.models import Activity, Base, Delivery, Message, Ticket, TicketSummary, User
 from tests.support.harness import AGENT_ID, Harness
 from tests.test_cli import run_bot
@@ -21,6 +22,7 @@ USERNAME = "zquarter"
 EMAIL = "zelda.quartermaine@example.com"
 PHONE = "+44 7700 900123"
 LONG_WORD = "Brobdingnagian"
+BOSS = "boss@example.com"
 
 # What the customer wrote; every one of these must be gone afterwards.
 WRITTEN = {
@@ -156,6 +158,10 @@ async def test_deleteme_leaves_nothing_that_ties_back(harness: Harness) -> None:
 
     await zelda.send(f"/feedback {WRITTEN['feedback']}")
     await zelda.receive_text("went to the admins")
+    # The admin digest lists ticket B, unassigned, by its subject, in Telegram and by mail.
+    with_mail = harness.settings.model_copy(update={"admin_emails": [BOSS]})
+    await admin_digest.run(harness.resources.session_factory, with_mail)
+    await admin.receive_text(WRITTEN["subject_b"])
     await zelda.send("/new")
     await zelda.receive_text("subject")
     await zelda.send(WRITTEN["draft"])
@@ -170,6 +176,7 @@ async def test_deleteme_leaves_nothing_that_ties_back(harness: Harness) -> None:
     assert any("feedback.text" in line for line in before)
     assert any("dialogues.data" in line for line in before)
     assert any("deliveries.payload" in line and "lychee" in line for line in before)
+    assert any("email_outbox.text" in line and "gazebo" in line for line in before)
 
     # The erasure, in the middle of the /new dialogue.
     agent_seen = len(agent.inbox)
@@ -191,6 +198,9 @@ async def test_deleteme_leaves_nothing_that_ties_back(harness: Harness) -> None:
                 select(Activity).where(Activity.ticket_id == c).order_by(Activity.id)
             )
         )
+    # Rows of other people that named them keep their use, without them.
+    digest = (await harness.mails_to(BOSS))[0]
+    assert digest.kind == "admin-digest" and f"#{b} [erased]" in digest.text
     # Tickets stay for the statistics, closed, anonymised, with their rating number.
     assert [tickets[n].status for n in (a, b, c)] == ["Closed"] * 3
     assert (tickets[a].rating, tickets[a].rating_comment) == (4, None)
