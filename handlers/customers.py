@@ -23,6 +23,7 @@ from handlers.framework import (
     Step,
     action,
     dialogue,
+    end_dialogues,
     step,
 )
 from storage.models import Status
@@ -122,6 +123,10 @@ async def confirm_erase(update: Update, context: HelpdeskContext) -> Result:
     if update.callback_query.data != "erase:yes":
         return [Answer(), Edit("Nothing was erased.")]
     await erasure.erase(context.session, user_id=context.actor.user_id)
+    chat_id, user_id = update.effective_chat.id, update.effective_user.id
+    end_dialogues(context.application, chat_id=chat_id, user_id=user_id)
+    context.application.drop_chat_data(chat_id)
+    context.application.drop_user_data(user_id)
     return [
         Answer(),
         Edit(

@@ -24,6 +24,7 @@ from telegram import InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
+    Application,
     ApplicationHandlerStop,
     BaseHandler,
     ConversationHandler,
@@ -305,6 +306,21 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
 
 TEXT = filters.TEXT & ~filters.COMMAND
 NOT_TEXT = ~filters.COMMAND & ~filters.TEXT
+
+
+def end_dialogues(application: Application, *, chat_id: int, user_id: int) -> None:
+    """End this person's dialogues in PTB's memory too, with their timeouts (their stored state
+    is gone: erased). PTB has no public way to end a conversation from outside it;
+    `_update_state(END, key)` is what it does itself. Should that change, a step that finds no
+    stored state ends its dialogue anyway (see `step`), at the cost of one answer."""
+    key = (chat_id, user_id)
+    for handlers in application.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, ConversationHandler):
+                handler._update_state(END, key)
+                job = handler.timeout_jobs.pop(key, None)
+                if job is not None:
+                    job.schedule_removal()
 
 
 def dialogue(

@@ -222,9 +222,7 @@ async def test_deleteme_leaves_nothing_that_ties_back(harness: Harness) -> None:
         query = await zelda.press_data(message, data)
         await zelda.wait_until(lambda _, q=query: q in standin.callback_answers)
         assert "no longer valid" in standin.callback_answers[query]["text"]
-    # Writing again: the dialogue they were in is gone, and they are a new, unregistered customer.
-    await zelda.send("Still there?")
-    await zelda.receive_text("That conversation has ended")
+    # Writing again: the /new they were in is over, and they are a new, unregistered customer.
     await zelda.send("Still there?")
     await zelda.receive_text("Please register first")
     await zelda.send("/tickets")
