@@ -20,11 +20,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
 
 
 def main(args: argparse.Namespace, settings: Settings) -> int:
-    digits = args.user_id.strip().removeprefix("-")
-    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18:
+    digits = args.user_id.strip()
+    # Telegram user ids are positive (an erased person's pseudonym is not one).
+    if not (digits.isascii() and digits.isdigit()) or len(digits) > 18 or int(digits) == 0:
         print(f"erase: {args.user_id!r} is not a Telegram user id", file=sys.stderr)
         return 2
-    return asyncio.run(_erase(settings, int(args.user_id)))
+    return asyncio.run(_erase(settings, int(digits)))
 
 
 async def _erase(settings: Settings, telegram_id: int) -> int:

@@ -269,8 +269,9 @@ async def test_erase_command_line_does_what_deleteme_does(harness: Harness) -> N
     unknown = await asyncio.to_thread(run_bot, "erase", "424242", env=env)
     assert unknown.returncode == 2, unknown.stderr
     assert unknown.stderr.strip() == "erase: No user with Telegram id 424242."
-    malformed = await asyncio.to_thread(run_bot, "erase", "zelda", env=env)
-    assert malformed.returncode == 2 and len(malformed.stderr.strip().splitlines()) == 1
+    for malformed in ("zelda", "-1", "0"):
+        refused = await asyncio.to_thread(run_bot, "erase", malformed, env=env)
+        assert refused.returncode == 2 and len(refused.stderr.strip().splitlines()) == 1
 
     done = await asyncio.to_thread(run_bot, "erase", str(CUSTOMER_ID), env=env)
     assert done.returncode == 0, done.stderr
