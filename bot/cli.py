@@ -58,6 +58,7 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    from bot import erase_cli
     from bot.jobs import cli as jobs_cli
     from bot.reports import cli as reports_cli
 
@@ -71,6 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jobs_cli.add_parser(sub)
     reports_cli.add_parser(sub)
+    erase_cli.add_parser(sub)
     return parser
 
 

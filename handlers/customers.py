@@ -10,7 +10,7 @@ from telegram.ext import (
     MessageHandler,
 )
 
-from bot.services import feedback, lifecycle, users, validation
+from bot.services import erasure, feedback, lifecycle, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
 from handlers.framework import (
@@ -23,6 +23,7 @@ from handlers.framework import (
     Step,
     action,
     dialogue,
+    end_dialogues,
     step,
 )
 from storage.models import Status
@@ -109,8 +110,10 @@ async def send_feedback(update: Update, context: HelpdeskContext) -> Reply:
 @action
 async def delete_me(update: Update, context: HelpdeskContext) -> Reply:
     return Reply(
-        "This erases your name, email, phone and the texts of your messages. Your tickets "
-        "stay, anonymised, for statistics. This cannot be undone. Erase now?",
+        "This erases your name, username, email and phone, everything you wrote (messages, "
+        "files, ticket subjects and descriptions, rating comments, feedback) and closes your "
+        "active tickets. Your tickets stay, anonymised, for statistics. This cannot be undone. "
+        "Erase now?",
         buttons=[[("Yes, erase my data", "erase:yes"), ("No, keep it", "erase:no")]],
     )
 
@@ -119,8 +122,18 @@ async def delete_me(update: Update, context: HelpdeskContext) -> Reply:
 async def confirm_erase(update: Update, context: HelpdeskContext) -> Result:
     if update.callback_query.data != "erase:yes":
         return [Answer(), Edit("Nothing was erased.")]
-    await users.erase(context.session, context.actor)
-    return [Answer(), Edit("Your personal data is erased. Send /start to register again.")]
+    await erasure.erase(context.session, user_id=context.actor.user_id)
+    chat_id, user_id = update.effective_chat.id, update.effective_user.id
+    end_dialogues(context.application, chat_id=chat_id, user_id=user_id)
+    context.application.drop_chat_data(chat_id)
+    context.application.drop_user_data(user_id)
+    return [
+        Answer(),
+        Edit(
+            "Your personal data is erased. If you write again you are a new customer: "
+            "send /start to register."
+        ),
+    ]
 
 
 def handlers() -> list:

@@ -24,6 +24,7 @@ from telegram import InputFile, Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import (
+    Application,
     ApplicationHandlerStop,
     BaseHandler,
     ConversationHandler,
@@ -104,6 +105,8 @@ StepHandler = Callable[[Update, HelpdeskContext], Awaitable[Step]]
 
 
 SORRY = "Sorry, something went wrong. Please try again."
+DIALOGUE_GONE = "That conversation has ended. Send /help to see what you can do."
+CONTINUES = "continues_a_dialogue"  # marks the steps of a dialogue's states (see `dialogue`)
 
 
 async def on_error(update: object, context: HelpdeskContext) -> None:
@@ -202,6 +205,10 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
                         # Delivered again after a crash: repeat the question, change nothing.
                         prompt = [Reply(**row.prompt)] if row.prompt else []
                         outcome = Step(None, prompt)
+                    elif row is None and getattr(wrapper, CONTINUES, False):
+                        # Ended outside PTB's view: the person's data was erased (perhaps
+                        # by `python bot.py erase` in another process). Nothing to go on.
+                        outcome = Step(END, [Reply(DIALOGUE_GONE)])
                     else:
                         context.dialogue = dict(row.data) if row is not None else {}
                         outcome = await func(update, context)
@@ -314,6 +321,21 @@ TEXT = filters.TEXT & ~filters.COMMAND
 NOT_TEXT = ~filters.COMMAND & ~filters.TEXT
 
 
+def end_dialogues(application: Application, *, chat_id: int, user_id: int) -> None:
+    """End this person's dialogues in PTB's memory too, with their timeouts (their stored state
+    is gone: erased). PTB has no public way to end a conversation from outside it;
+    `_update_state(END, key)` is what it does itself. Should that change, a step that finds no
+    stored state ends its dialogue anyway (see `step`), at the cost of one answer."""
+    key = (chat_id, user_id)
+    for handlers in application.handlers.values():
+        for handler in handlers:
+            if isinstance(handler, ConversationHandler):
+                handler._update_state(END, key)
+                job = handler.timeout_jobs.pop(key, None)
+                if job is not None:
+                    job.schedule_removal()
+
+
 def dialogue(
     name: str,
     *,
@@ -331,13 +353,21 @@ def dialogue(
 
     @action
     async def timed_out(update: Update, context: HelpdeskContext) -> Reply | None:
-        await dialogues.end(
-            context.session,
-            name=name,
-            chat_id=update.effective_chat.id,
-            user_id=update.effective_user.id,
-        )
+        key = {
+            "name": name,
+            "chat_id": update.effective_chat.id,
+            "user_id": update.effective_user.id,
+        }
+        if await dialogues.load(context.session, **key) is None:
+            return None  # ended meanwhile (the person's data was erased): nothing to say
+        await dialogues.end(context.session, **key)
         return Reply(timeout_text) if timeout_text else None
+
+    # A state's step finds its dialogue stored; an entry point's starts one.
+    entries = {handler.callback for handler in entry_points}
+    for handler in (handler for handlers in states.values() for handler in handlers):
+        if handler.callback not in entries:
+            setattr(handler.callback, CONTINUES, True)
 
     # PTB warns that a CallbackQueryHandler is not tracked per message when per_message is
     # False. That is what we want: dialogues are per user, and our button data carries what

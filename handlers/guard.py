@@ -123,8 +123,12 @@ async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:
 def _refusal(update: Update, context: HelpdeskContext) -> str | None:
     actor = context.actor
     if update.callback_query is not None:
-        if not access.may_press(actor.role, update.callback_query.data or ""):
+        data = update.callback_query.data or ""
+        if not access.may_press(actor.role, data):
             return "This button is not available to you."
+        if not actor.registered and access.command_of_button(data) not in BEFORE_REGISTRATION:
+            # A button from before: of someone who erased their data, now a new customer.
+            return "This button is no longer valid. Send /start to register."
         return None
     command = _command_of(update)
     if command is None:

@@ -71,8 +71,12 @@ def may_use(role: Role, command: str) -> bool:
     return entry is not None and role in entry.roles
 
 
+def command_of_button(data: str) -> str | None:
+    return BUTTON_COMMANDS.get(data.split(":", 1)[0])
+
+
 def may_press(role: Role, data: str) -> bool:
-    command = BUTTON_COMMANDS.get(data.split(":", 1)[0])
+    command = command_of_button(data)
     return command is not None and may_use(role, command)
 
 

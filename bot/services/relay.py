@@ -329,7 +329,11 @@ async def _attach(
 async def release_waiting(
     session: AsyncSession, *, ticket: Ticket, customer: User, agent: User
 ) -> int:
-    """On assignment: the customer's messages that waited for an agent go to them, in order."""
+    """On assignment: the customer's messages that waited for an agent go to them, in order.
+
+    An erased customer's messages are empty shells kept for the counts: nothing goes."""
+    if customer.deleted_at is not None:
+        return 0
     waiting = list(
         await session.scalars(
             select(Message)
@@ -454,11 +458,11 @@ async def staff_message(
             raise NotFound(f"Ticket #{number} does not exist.")
     else:
         ticket = await tickets.load_visible(session, actor=actor, number=number)
-    if ticket.status == Status.CLOSED:
-        raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
     customer = await users.get(session, ticket.customer_id)
     if customer.deleted_at is not None:
         raise Invalid(f"The customer of #{number} has erased their data and cannot be reached.")
+    if ticket.status == Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
     # the agent as the guard read them (actor): no second query for who is writing
     message = await _store(session, incoming, kind=AGENT, author=actor.user_id, ticket_id=ticket.id)
     now = message.created_at

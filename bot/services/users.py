@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import bindparam, delete, select, update
+from sqlalchemy import bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
@@ -220,19 +220,3 @@ async def find_staff(session: AsyncSession, ref: str) -> User:
 
 async def admins(session: AsyncSession) -> list[User]:
     return list(await session.scalars(select(User).where(User.role == Role.ADMIN)))
-
-
-async def erase(session: AsyncSession, actor: Actor) -> None:
-    """/deleteme: personal data and message texts go; tickets and history stay, anonymised."""
-    from storage.models import EmailCode, Message
-
-    user = await get(session, actor.user_id)
-    user.name = user.email = user.phone = user.username = None
-    user.email_verified_at = None
-    user.registered_at = None
-    user.deleted_at = utcnow()
-    await session.execute(
-        update(Message).where(Message.author_id == user.id).values(text=None, file_id=None)
-    )
-    await session.execute(delete(EmailCode).where(EmailCode.user_id == user.id))
-    await session.flush()

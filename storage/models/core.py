@@ -106,6 +106,8 @@ class User(Base):
 
     @property
     def display_name(self) -> str:
+        if self.deleted_at is not None:
+            return "erased user"  # their id is a pseudonym: "user -5" would mean nothing
         return display_name(self.name, self.username, self.telegram_id)
 
 

@@ -319,6 +319,8 @@ async def test_wrong_arguments_get_a_clear_answer(harness: Harness, watch, comma
 )
 async def test_forged_buttons_are_refused(harness: Harness, watch, data) -> None:
     person = harness.admin if data.startswith("assign") else harness.user(1001, "Alice")
+    if person is not harness.admin:  # an unregistered person's buttons are refused before
+        await harness.register(person, name="Alice", email="alice@example.com")
     await settle(person)
     query = await person.press_data(person.inbox[-1], data)
     answers = harness.standin.callback_answers
