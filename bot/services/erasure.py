@@ -41,6 +41,7 @@ from storage.models import (
     Status,
     Ticket,
     TicketSummary,
+    TicketTopic,
     User,
 )
 
@@ -137,6 +138,16 @@ async def erase(session: AsyncSession, *, user_id: int) -> Erased:
     )
     await session.execute(delete(EmailCode).where(EmailCode.user_id == user.id))
     await session.execute(delete(ChatMessageRef).where(ChatMessageRef.chat_id == telegram_id))
+    # Their own chat's topics go; the agents' and the team's lose the subject in their names
+    # (renamed in Telegram too, through the delivery queue, after the drop of rows above).
+    await session.execute(delete(TicketTopic).where(TicketTopic.chat_id == telegram_id))
+    for ticket in own:
+        await session.execute(
+            update(TicketTopic)
+            .where(TicketTopic.ticket_id == ticket.id)
+            .values(name=f"#{ticket.id} · {ERASED}")
+        )
+        await outbound.queue_topic_sync(session, ticket_id=ticket.id)
     await _pseudonymise_history(session, telegram_id, alias)
 
     user.telegram_id = alias

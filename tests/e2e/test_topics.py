@@ -266,3 +266,25 @@ async def test_edits_and_albums_in_topics_have_no_header(harness: Harness) -> No
     assert second["message_thread_id"] == customer_thread
     assert first["media_group_id"] == second["media_group_id"] is not None
     assert not [m for m in customer.inbox if (m.get("text") or "").startswith(f"#{number} ·")]
+
+
+async def test_erasure_leaves_no_subject_in_topic_names(harness: Harness) -> None:
+    customer, agent, number = await assigned_ticket(harness)
+    thread = agent.topic_named(f"#{number} · Help").thread_id
+    await customer.send("/deleteme")
+    confirm = await customer.receive_text("erase")
+    await customer.press(
+        confirm,
+        next(
+            b["text"]
+            for row in confirm["reply_markup"]["inline_keyboard"]
+            for b in row
+            if "erase" in b["text"].lower() or "yes" in b["text"].lower()
+        ),
+    )
+    await agent.wait_until(lambda _: agent.topics[thread].name == f"✅ #{number} · [erased]")
+    await harness.application.bot_data.delivery.wait_idle()
+    async with harness.resources.session_factory() as session:
+        names = list(await session.scalars(select(TicketTopic.name)))
+        chats = list(await session.scalars(select(TicketTopic.chat_id)))
+    assert all("Help" not in name for name in names) and customer.id not in chats
