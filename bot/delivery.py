@@ -19,6 +19,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from markupsafe import escape
 from sqlalchemy import bindparam, case, func, insert, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
@@ -248,9 +249,11 @@ class DeliverySender:
         payload = row.payload
         markup = keyboard(payload.get("buttons"))
         if payload["type"] == "copy":
-            caption = payload.get("caption")
+            caption = payload.get("caption")  # plain text, like a relayed body
             if "header" in payload:
                 caption = caption_with_header(payload["header"], caption)
+            elif caption is not None:
+                caption = escape(caption)
             sent = await self._bot.copy_message(
                 chat_id=row.chat_id,
                 from_chat_id=payload["from_chat_id"],
@@ -264,7 +267,7 @@ class DeliverySender:
         parts = (
             with_header(payload["header"], payload["body"])
             if "header" in payload
-            else [payload["text"]]
+            else [payload["text"]]  # stored as markup by queue_text
         )
         for index in range(row.parts_sent, len(parts)):
             last = index == len(parts) - 1

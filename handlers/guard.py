@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.formatting import esc
 from bot.services import access, flood, users
 from handlers import menus
 from handlers.context import HelpdeskContext
@@ -81,13 +81,14 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
 
 
 async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:
-    """An HTML notice: at the pressed button, or in the chat (a user may have blocked us)."""
+    """A plain notice: at the pressed button, or in the chat (escaped: sent as HTML like every
+    message; a user may have blocked us)."""
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)
         else:
             await context.bot.send_message(
-                update.effective_chat.id, text, parse_mode=ParseMode.HTML
+                update.effective_chat.id, escape(text), parse_mode=ParseMode.HTML
             )
     except TelegramError as error:
         log.warning("update %s: could not answer: %s", update.update_id, error)
@@ -103,7 +104,7 @@ def _refusal(update: Update, context: HelpdeskContext) -> str | None:
     if command is None:
         return None
     if not access.is_known_command(command):
-        return f"I don't know /{esc(command[:32])}. Send /help to see what you can do."
+        return f"I don't know /{command[:32]}. Send /help to see what you can do."
     if not access.may_use(actor.role, command):
         return f"/{command} is not available to you. Send /help to see what you can do."
     if not actor.registered and command not in BEFORE_REGISTRATION:
