@@ -212,3 +212,27 @@ async def test_every_message_the_bot_builds_is_accepted_and_reads_as_typed(
         "I don't know /<b>x</b>.",
     ):
         assert typed in everything, typed
+
+
+async def test_a_question_asked_again_after_a_redelivery_reads_the_same(harness: Harness) -> None:
+    """A dialogue's last question is stored as markup and asked again as it was first sent:
+    not escaped twice (`&lt;b&gt;` shown), not unescaped (the name's tags taken as markup)."""
+    alice = harness.user(1001, "Alice")
+    await alice.send("/start")
+    await alice.receive_text("full name")
+    await harness.standin.wait_acknowledged()
+    await harness.application.updater.stop()
+    answer = await alice.send(f"Al {HOSTILE}")
+    update_id = harness.standin.store.updates[-1]["update_id"]
+    harness.standin.push_update({"update_id": update_id, "message": answer})
+    await harness.application.updater.start_polling(poll_interval=0, timeout=1)
+
+    first = await alice.receive_text("What is your email")
+    repeated = await alice.receive_text("What is your email")
+    assert (
+        first["text"]
+        == repeated["text"]
+        == (f"Thanks, Al {HOSTILE}. What is your email address? Updates on your tickets go there.")
+    )
+    assert first.get("entities") == repeated.get("entities")
+    assert [r for r in harness.standin.refusals if r[0] == "sendMessage"] == []
