@@ -9,6 +9,7 @@ an escaping artefact (a value escaped twice reads `&lt;b&gt;` in the chat).
 
 from __future__ import annotations
 
+import asyncio
 import re
 
 from sqlalchemy import func, select
@@ -38,7 +39,8 @@ class Tour:
         return len(self.standin.refusals)
 
     async def send(self, user: StandinUser, text: str) -> None:
-        """Send `text`; wait for the bot's answer in the chat (or a refusal)."""
+        """Send `text`; wait for the bot's answer in the chat (or a refusal). A notice arriving
+        meanwhile passes for the answer: the steps whose order matters wait for their text."""
         inbox, refused = len(user.inbox), self._refused()
         await user.send(text)
         ok = await self.standin.store.wait_for(
@@ -89,9 +91,23 @@ class Tour:
         for _ in range(200):
             if not await pending():
                 break
-            await self.standin.store.wait_for(lambda: False, 0.05)
+            await asyncio.sleep(0.05)
         assert not await pending(), "deliveries still pending"
         await self.standin.wait_acknowledged()
+        await self.quiet()
+
+    async def quiet(self, seconds: float = 0.3) -> None:
+        """Until the bot has made no Bot API call (but polling) for `seconds`."""
+
+        def calls() -> int:
+            return sum(method != "getUpdates" for method, _, _ in self.standin.calls)
+
+        for _ in range(100):
+            before = calls()
+            await asyncio.sleep(seconds)
+            if calls() == before:
+                return
+        raise AssertionError("the bot never went quiet")
 
 
 async def test_every_message_the_bot_builds_is_accepted_and_reads_as_typed(
@@ -152,13 +168,16 @@ async def test_every_message_the_bot_builds_is_accepted_and_reads_as_typed(
     await alice.receive_text("Anything you would like to add")
     await tour.send(alice, f"Comment {HOSTILE}")
     await tour.send(admin, f"/resolve {foreign}")
+    await admin.receive_text(f"#{foreign} is resolved")
 
     # The jobs: an SLA reminder, the auto-close of Bob's ticket, the admins' digest.
     await tour.send(bob, f"Still there? {HOSTILE}")
     await bob.receive_text("is now Open")
     await tour.send(admin, f"/assign {foreign} 2001")
+    await admin.receive_text(f"#{foreign} is assigned")
     await sla.remind(harness.resources.session_factory, limit_hours=0)
     await tour.send(agent, f"/status {foreign} waiting-customer")
+    await agent.receive_text(f"#{foreign}: Open → Waiting for Customer")
     async with harness.resources.session_factory() as session, session.begin():
         assert await autoclose.close_ticket_by_job(session, ticket_id=foreign, days=7)
     await admin_digest.run(harness.resources.session_factory, harness.settings)
