@@ -14,6 +14,7 @@ from types import SimpleNamespace
 import pytest
 from markupsafe import Markup, escape
 
+from bot import notices
 from bot.formatting import caption_with_header, pack_lines, with_header
 from bot.jobs.admin import AdminDigest, telegram_texts
 from bot.services import access
@@ -24,6 +25,13 @@ from bot.standin.parse_html import parse_html
 from handlers import render
 from handlers.framework import Reply, _prompt_of, _stored_prompt, refusal
 from storage.models import Priority, Role, Status
+from tests.jobs.factories import (  # noqa: F401 (fixtures)
+    db_url,
+    deliveries,
+    make_ticket,
+    make_user,
+    session_factory,
+)
 
 HOSTILE = "<b>x</b> & <name> &amp; 'q' \"qq\""
 ROOT = Path(__file__).resolve().parent.parent
@@ -194,3 +202,37 @@ def test_every_refusal_is_shown_as_written() -> None:
         error: ServiceError = (Invalid if "Usage" in text else NotFound)(text)
         reply = refusal(in_chat, error)  # type: ignore[arg-type]
         assert shown(escape(reply.text)) == text, where  # escaped once, as `say` sends it
+
+
+async def test_every_notice_shows_hostile_names_and_subjects_as_typed(
+    session_factory,  # noqa: F811 (the fixture)
+) -> None:
+    async with session_factory() as session, session.begin():
+        customer = await make_user(session, name=f"Cu {HOSTILE}")
+        agent = await make_user(session, name=f"Ag {HOSTILE}", role=Role.AGENT)
+        ticket = await make_ticket(session, customer=customer, subject=f"Su {HOSTILE}")
+        ticket.description = f"De {HOSTILE}"
+        await notices.assigned(session, ticket=ticket, customer=customer, agent=agent)
+        for new in Status:
+            await notices.status_changed(
+                session, ticket=ticket, customer=customer, agent=agent, new=new, by_customer=True
+            )
+        await notices.to_staff(session, [agent.telegram_id], f"plain {HOSTILE}")
+        await notices.to_staff(session, [agent.telegram_id], Markup("<i>{}</i>").format(HOSTILE))
+    texts = []
+    for row in await deliveries(session_factory):
+        payload = row.payload  # rendered as bot/delivery.py sends it
+        if "text" in payload:
+            parts = [payload["text"]]
+        else:
+            parts = with_header(payload["header"], payload["body"])
+        texts += [shown(part) for part in parts]
+    everything = "\n".join(texts)
+    assert f"#{ticket.id} · Cu {HOSTILE} is assigned to you." in everything
+    assert f"Subject: Su {HOSTILE}\n\nDe {HOSTILE}" in everything
+    assert f"Ag {HOSTILE} is now handling your ticket #{ticket.id}." in everything
+    for new in Status:
+        assert f"Your ticket #{ticket.id} (Su {HOSTILE}) is now {new.value}." in everything
+        assert f"#{ticket.id}: the customer changed the status to {new.value}." in everything
+    assert f"plain {HOSTILE}" in texts and HOSTILE in texts
+    assert not re.search(r"&(lt|gt|amp|#\d+);", everything.replace(HOSTILE, ""))
