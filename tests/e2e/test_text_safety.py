@@ -3,8 +3,9 @@
 One tour of the helpdesk as each role: every command of `access.COMMANDS` with no argument,
 hostile arguments and someone else's ticket; forged buttons of every prefix; the empty states
 of a fresh install; the main happy paths with hostile names, subjects and texts; the jobs'
-notices. Then: the stand-in refused no call, every command got an answer, and no text shows
-an escaping artefact (a value escaped twice reads `&lt;b&gt;` in the chat).
+notices. Then: the stand-in refused no message (no text it could not parse), every command
+got an answer, every value reads as typed, and no text shows an escaping artefact (a value
+escaped twice reads `&lt;b&gt;` in the chat).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import re
 
 from sqlalchemy import func, select
 
+from bot.delivery import FAILED, PENDING
 from bot.jobs import admin as admin_digest
 from bot.jobs import autoclose, sla
 from bot.services import access
@@ -75,7 +77,8 @@ class Tour:
         """Buttons of every prefix with data the bot never offered (never "erase:yes")."""
         target = user.inbox[-1]
         for prefix in [*access.BUTTON_COMMANDS, "junk"]:
-            for data in (f"{prefix}:{HOSTILE}", f"{prefix}:999999:1", f"{prefix}:{foreign}:1"):
+            shapes = (f"{prefix}:{HOSTILE}", f"{prefix}:999999:1", f"{prefix}:{foreign}:1")
+            for data in (*shapes, f"{prefix}:all:0"):  # "page:all:0" is a real one
                 await self.press(user, target, data[:64])
         await self.press(user, target, "")
 
@@ -85,7 +88,7 @@ class Tour:
 
         async def pending() -> int:
             async with self.harness.resources.session_factory() as session:
-                query = select(func.count()).where(Delivery.status == "pending")
+                query = select(func.count()).where(Delivery.status == PENDING)
                 return await session.scalar(query.select_from(Delivery))
 
         for _ in range(200):
@@ -206,6 +209,9 @@ async def test_every_message_the_bot_builds_is_accepted_and_reads_as_typed(
     ]
     assert refused == [], "\n".join(refused)
     assert tour.unanswered == []
+    async with harness.resources.session_factory() as session:
+        failed = select(func.count()).select_from(Delivery).where(Delivery.status == FAILED)
+        assert await session.scalar(failed) == 0
     shown = [
         message.get("text") or message.get("caption") or ""
         for telegram_id in (1009, 1001, 1002, 2001, admin.id)
