@@ -19,6 +19,7 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
+from markupsafe import Markup, escape
 from sqlalchemy import bindparam, case, func, insert, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
@@ -28,7 +29,6 @@ from bot.clock import utcnow
 from bot.formatting import (
     CAPTION_LIMIT,
     caption_with_header,
-    esc,
     shorten,
     with_header,
     without_header,
@@ -321,7 +321,9 @@ class DeliverySender:
             thread = await self._topics.thread_for(first.chat_id, first.ticket_id)
         if thread is None and "header" in first.payload:
             await self._bot.send_message(
-                first.chat_id, f"<b>{esc(first.payload['header'])}</b>", parse_mode=ParseMode.HTML
+                first.chat_id,
+                Markup("<b>{}</b>").format(first.payload["header"]),
+                parse_mode=ParseMode.HTML,
             )
         copies = await self._bot.copy_messages(
             first.chat_id,
@@ -371,11 +373,11 @@ class DeliverySender:
                 payload["reply_to"], quote=payload.get("quote"), allow_sending_without_reply=True
             )
         if payload["type"] == "copy":
-            caption = payload.get("caption")
+            caption = payload.get("caption")  # plain text, like a relayed body
             if "header" in payload and thread is None:
                 caption = caption_with_header(payload["header"], caption)
             elif caption is not None:
-                caption = esc(caption)  # Telegram's own caption, within its limit
+                caption = escape(caption)  # Telegram's own caption, within its limit
             sent = await self._bot.copy_message(
                 chat_id=row.chat_id,
                 from_chat_id=payload["from_chat_id"],
@@ -390,7 +392,7 @@ class DeliverySender:
             await self._part_sent(row, sent.message_id, done=True)
             return
         if "header" not in payload:
-            parts = [payload["text"]]
+            parts = [payload["text"]]  # stored as markup by queue_text
         elif thread is None:
             parts = with_header(payload["header"], payload["body"])
         else:
@@ -427,7 +429,7 @@ class DeliverySender:
                 await self._bot.edit_message_caption(
                     chat_id=row.chat_id,
                     message_id=original.sent_message_id,
-                    caption=esc(caption) if thread else caption_with_header(header, caption),
+                    caption=escape(caption) if thread else caption_with_header(header, caption),
                     parse_mode=ParseMode.HTML,
                 )
                 return

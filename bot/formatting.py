@@ -1,16 +1,18 @@
-"""Text shown to people: HTML escaping and splitting to Telegram's limits."""
+"""Text shown to people: splitting to Telegram's limits, and the one text rule.
+
+Messages are sent with Telegram's HTML parse mode. A plain `str` is text: it is always
+escaped when sent. Markup is a `markupsafe.Markup`, built so that every value put into it
+is escaped (`Markup("<b>{}</b>").format(name)`, `Markup("\n").join(lines)`, `escape(v)`).
+"""
 
 from __future__ import annotations
 
-import html
+from collections.abc import Iterable
+
+from markupsafe import Markup, escape
 
 TEXT_LIMIT = 4096
 CAPTION_LIMIT = 1024
-
-
-def esc(value: object) -> str:
-    """Escape anything for Telegram's HTML parse mode."""
-    return html.escape(str(value), quote=False)
 
 
 def utf16_len(text: str) -> int:
@@ -48,26 +50,32 @@ def split_text(text: str, limit: int) -> list[str]:
     return pieces
 
 
-def with_header(header: str, body: str) -> list[str]:
-    """HTML messages of a bold header line and the body, each within TEXT_LIMIT once parsed."""
-    parts = split_text(body, TEXT_LIMIT - utf16_len(header) - 12)
+def with_header(header: str, body: str) -> list[Markup]:
+    """Messages of a bold header line and the (plain) body, each within TEXT_LIMIT once parsed."""
+    parts = split_text(str(body), TEXT_LIMIT - utf16_len(header) - 12)
     if len(parts) == 1:
-        return [f"<b>{esc(header)}</b>\n{esc(parts[0])}"]
+        return [Markup("<b>{}</b>\n{}").format(header, parts[0])]
     total = len(parts)
-    return [f"<b>{esc(header)}</b> ({n}/{total})\n{esc(part)}" for n, part in enumerate(parts, 1)]
+    return [
+        Markup("<b>{}</b> ({}/{})\n{}").format(header, n, total, part)
+        for n, part in enumerate(parts, 1)
+    ]
 
 
-def without_header(body: str) -> list[str]:
-    """HTML messages of the body alone (a ticket's topic names the ticket), split if long."""
-    return [esc(part) for part in split_text(body, TEXT_LIMIT)]
+def without_header(body: str) -> list[Markup]:
+    """Messages of the (plain) body alone (a ticket's topic names the ticket), split if long."""
+    return [escape(part) for part in split_text(str(body), TEXT_LIMIT)]
 
 
-def caption_with_header(header: str, caption: str | None) -> str:
-    body = esc(caption or "")
+def caption_with_header(header: str, caption: str | None) -> Markup:
+    """A bold header line on top of a (plain) caption, within CAPTION_LIMIT once parsed."""
+    body = str(caption or "")
     room = CAPTION_LIMIT - utf16_len(header) - 2
-    if utf16_len(caption or "") > room:
-        body = esc((caption or "")[: _fitting(caption or "", room - 1)] + "…")
-    return f"<b>{esc(header)}</b>\n{body}" if body else f"<b>{esc(header)}</b>"
+    if utf16_len(body) > room:
+        body = body[: _fitting(body, room - 1)] + "…"
+    if not body:
+        return Markup("<b>{}</b>").format(header)
+    return Markup("<b>{}</b>\n{}").format(header, body)
 
 
 def shorten(text: str, limit: int) -> str:
@@ -75,18 +83,19 @@ def shorten(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
-def pack_lines(lines: list[str], limit: int = TEXT_LIMIT) -> list[str]:
-    """Whole lines (each complete HTML) packed into messages of at most `limit` UTF-16 units."""
-    messages: list[str] = []
-    current: list[str] = []
+def pack_lines(lines: Iterable[str | Markup], limit: int = TEXT_LIMIT) -> list[Markup]:
+    """Whole lines (plain text, escaped here, or Markup) packed into messages of at most
+    `limit` UTF-16 units of markup."""
+    messages: list[Markup] = []
+    current: list[Markup] = []
     size = 0
-    for line in lines:
+    for line in map(escape, lines):
         units = utf16_len(line) + 1
         if current and size + units > limit:
-            messages.append("\n".join(current))
+            messages.append(Markup("\n").join(current))
             current, size = [], 0
         current.append(line)
         size += units
     if current or not messages:
-        messages.append("\n".join(current))
+        messages.append(Markup("\n").join(current))
     return messages

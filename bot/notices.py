@@ -8,10 +8,10 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from markupsafe import Markup
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.email import mails
-from bot.formatting import esc
 from bot.services import outbound
 from storage.models import Priority, Status, Ticket, User
 
@@ -69,7 +69,7 @@ async def assigned(session: AsyncSession, *, ticket: Ticket, customer: User, age
             session,
             chat_id=customer.telegram_id,
             ticket_id=ticket.id,
-            text=f"{esc(agent.display_name)} is now handling your ticket #{ticket.id}.",
+            text=f"{agent.display_name} is now handling your ticket #{ticket.id}.",
         )
         await mails.queue_status_mail(session, ticket=ticket, customer=customer, event="assigned")
 
@@ -90,7 +90,9 @@ async def status_changed(
             session,
             chat_id=customer.telegram_id,
             ticket_id=ticket.id,
-            text=f"Your ticket #{ticket.id} ({esc(ticket.subject)}) is now <b>{new.value}</b>.",
+            text=Markup("Your ticket #{} ({}) is now <b>{}</b>.").format(
+                ticket.id, ticket.subject, new.value
+            ),
         )
         if new in STATUS_MAILS:
             await mails.queue_status_mail(
@@ -109,11 +111,13 @@ async def status_changed(
             session,
             chat_id=agent.telegram_id,
             ticket_id=ticket.id,
-            text=f"#{ticket.id}: the customer changed the status to <b>{new.value}</b>.",
+            text=Markup("#{}: the customer changed the status to <b>{}</b>.").format(
+                ticket.id, new.value
+            ),
         )
 
 
-async def to_staff(session: AsyncSession, chat_ids: Iterable[int], text: str) -> None:
-    """One HTML notice to each of these staff chats."""
+async def to_staff(session: AsyncSession, chat_ids: Iterable[int], text: str | Markup) -> None:
+    """One notice (plain `str` or `Markup`) to each of these staff chats."""
     for chat_id in dict.fromkeys(chat_ids):
         await outbound.queue_text(session, chat_id=chat_id, text=text)

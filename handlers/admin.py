@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.ext import CallbackQueryHandler, CommandHandler
 
-from bot.formatting import esc, pack_lines
+from bot.formatting import pack_lines
 from bot.services import agents, invites, lifecycle, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
 from handlers.framework import Answer, Edit, Reply, Result, action
+
+NO_AGENTS = "No agents yet. Invite one with /addagent <name> [email]."
 
 
 @action
@@ -23,8 +26,10 @@ async def add_agent(update: Update, context: HelpdeskContext) -> Reply:
     )
     link = f"https://t.me/{context.bot_data.bot_username}?start={invite.token}"
     return Reply(
-        f"Invite for <b>{esc(invite.name)}</b>, valid 7 days and usable once:\n{esc(link)}\n\n"
-        "Send it to the new agent; opening it makes their Telegram account an agent."
+        Markup(
+            "Invite for <b>{}</b>, valid 7 days and usable once:\n{}\n\n"
+            "Send it to the new agent; opening it makes their Telegram account an agent."
+        ).format(invite.name, link)
     )
 
 
@@ -32,19 +37,20 @@ async def add_agent(update: Update, context: HelpdeskContext) -> Reply:
 async def list_agents(update: Update, context: HelpdeskContext) -> Result:
     team = await agents.team(context.session)
     if not team:
-        return Reply("No agents yet. Invite one with /addagent <name> [email].")
+        return Reply(NO_AGENTS)
     tz = context.resources.settings.tz
-    lines = ["<b>Agents</b> (id · username · name · open tickets · last active)"]
+    lines = [Markup("<b>Agents</b> (id · username · name · open tickets · last active)")]
     for agent in team:
-        username = f"@{esc(agent.username)}" if agent.username else "—"
+        username = f"@{agent.username}" if agent.username else "—"
         seen = (
             agent.last_active_at.astimezone(tz).strftime("%Y-%m-%d %H:%M")
             if agent.last_active_at
             else "never"
         )
         lines.append(
-            f"<code>{agent.telegram_id}</code> · {username} · {esc(agent.name)}"
-            f" · {agent.open_load} · {seen}"
+            Markup("<code>{}</code> · {} · {} · {} · {}").format(
+                agent.telegram_id, username, agent.name, agent.open_load, seen
+            )
         )
     return [Reply(text) for text in pack_lines(lines)]
 
@@ -59,12 +65,12 @@ async def assign(update: Update, context: HelpdeskContext) -> Reply:
         view = await tickets.view(context.session, actor=context.actor, number=number)
         team = await agents.team(context.session, include_admins=True)
         if not team:
-            return Reply("No agents yet. Invite one with /addagent <name> [email].")
+            return Reply(NO_AGENTS)
         buttons = [
             [(f"{agent.name} ({agent.open_load} open)", f"assign:{number}:{agent.telegram_id}")]
             for agent in team
         ]
-        return Reply(f"Assign #{number} ({esc(view.subject)}) to:", buttons=buttons)
+        return Reply(f"Assign #{number} ({view.subject}) to:", buttons=buttons)
     ticket = await lifecycle.assign(
         context.session, by=context.actor, number=number, agent_ref=" ".join(args[1:])
     )
@@ -90,7 +96,7 @@ async def remove_agent(update: Update, context: HelpdeskContext) -> Reply:
     removed = await lifecycle.remove_agent(
         context.session, by=context.actor, agent_ref=" ".join(context.args)
     )
-    return Reply(f"{esc(removed.name)} is no longer an agent.")
+    return Reply(f"{removed.name} is no longer an agent.")
 
 
 def handlers() -> list:

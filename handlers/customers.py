@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -54,7 +55,7 @@ async def rate(update: Update, context: HelpdeskContext) -> Step:
         ASK_COMMENT,
         [
             Answer(f"Thank you: {stars}/5"),
-            Edit(f"You rated ticket #{number}: <b>{stars}/5</b>"),
+            Edit(Markup("You rated ticket #{}: <b>{}/5</b>").format(number, stars)),
             Reply("Anything you would like to add? Send a comment, or /skip."),
         ],
     )

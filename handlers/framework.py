@@ -17,8 +17,9 @@ import functools
 import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 
+from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import InputFile, Update
 from telegram.constants import ChatType, ParseMode
@@ -34,7 +35,6 @@ from telegram.ext import (
 from telegram.warnings import PTBUserWarning
 
 from bot.delivery import keyboard
-from bot.formatting import esc
 from bot.services import outbound
 from bot.services.errors import ServiceError
 from handlers import menus
@@ -50,9 +50,10 @@ Buttons = list[list[tuple[str, str]]]
 
 @dataclass
 class Reply:
-    """A message to the chat the update came from (HTML, already escaped)."""
+    """A message to the chat the update came from: a plain `str` is sent as it reads
+    (escaped when sent), a `Markup` as HTML."""
 
-    text: str
+    text: str | Markup
     buttons: Buttons | None = None
 
 
@@ -68,7 +69,7 @@ class Answer:
 class Edit:
     """Change the message whose button was pressed; `buttons=None` removes the keyboard."""
 
-    text: str | None = None
+    text: str | Markup | None = None
     buttons: Buttons | None = None
 
 
@@ -81,10 +82,10 @@ class Menu:
 
 @dataclass
 class Photo:
-    """An image (PNG bytes) with an optional HTML caption."""
+    """An image (PNG bytes) with an optional caption (plain `str` or `Markup`)."""
 
     data: bytes
-    caption: str | None = None
+    caption: str | Markup | None = None
     filename: str = "image.png"
 
 
@@ -138,7 +139,7 @@ def refusal(update: Update, error: ServiceError) -> Reply | Answer:
     """A refused button press is answered at the button; a refused message with a message."""
     if update.callback_query is not None:
         return Answer(error.message[:200], alert=True)
-    return Reply(esc(error.message))
+    return Reply(error.message)
 
 
 Redo = Callable[[AsyncSession], Awaitable[object]]
@@ -203,7 +204,7 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
                     row = await dialogues.load(session, **key)
                     if row is not None and update.update_id <= row.last_update_id:
                         # Delivered again after a crash: repeat the question, change nothing.
-                        prompt = [Reply(**row.prompt)] if row.prompt else []
+                        prompt = [_prompt_of(row.prompt)] if row.prompt else []
                         outcome = Step(None, prompt)
                     elif row is None and getattr(wrapper, CONTINUES, False):
                         # Ended outside PTB's view: the person's data was erased (perhaps
@@ -235,7 +236,7 @@ async def _store(session, key, outcome: Step, context: HelpdeskContext, update_i
     if outcome.state == END:
         await dialogues.end(session, **key)
     elif outcome.state is not None:
-        replies = [asdict(item) for item in outcome.say if isinstance(item, Reply)]
+        replies = [_stored_prompt(item) for item in outcome.say if isinstance(item, Reply)]
         await dialogues.save(
             session,
             **key,
@@ -244,6 +245,16 @@ async def _store(session, key, outcome: Step, context: HelpdeskContext, update_i
             update_id=update_id,
             prompt=replies[-1] if replies else None,
         )
+
+
+def _stored_prompt(reply: Reply) -> dict:
+    """A prompt as JSON: its text stored as markup (escaped), since JSON forgets `Markup`."""
+    return {"text": str(escape(reply.text)), "buttons": reply.buttons}
+
+
+def _prompt_of(stored: dict) -> Reply:
+    """The stored prompt again, its text markup as it was sent (not escaped a second time)."""
+    return Reply(Markup(stored["text"]), stored.get("buttons"))
 
 
 def after_commit(context: HelpdeskContext, session: AsyncSession) -> asyncio.Future[None]:
@@ -260,7 +271,10 @@ def after_commit(context: HelpdeskContext, session: AsyncSession) -> asyncio.Fut
 
 
 async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
-    """Send the outputs; a pressed button is always answered exactly once."""
+    """Send the outputs; a pressed button is always answered exactly once.
+
+    Texts and captions go out as HTML: a plain `str` escaped, a `Markup` as it is. An
+    `Answer` is not parsed by Telegram, so its text stays plain."""
     outputs: Sequence[Output] = (
         [] if result is None else ([result] if isinstance(result, Output) else result)
     )
@@ -273,7 +287,7 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
             if isinstance(output, Reply):
                 await context.bot.send_message(
                     chat_id,
-                    output.text,
+                    escape(output.text),
                     parse_mode=ParseMode.HTML,
                     reply_markup=keyboard(output.buttons),
                     message_thread_id=thread,
@@ -285,7 +299,7 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
                 await context.bot.send_photo(
                     chat_id,
                     InputFile(output.data, filename=output.filename),
-                    caption=output.caption,
+                    caption=None if output.caption is None else escape(output.caption),
                     parse_mode=ParseMode.HTML,
                     message_thread_id=thread,
                 )
@@ -294,7 +308,7 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
             elif isinstance(output, Edit) and query is not None and query.message is not None:
                 if output.text is not None:
                     await query.edit_message_text(
-                        output.text,
+                        escape(output.text),
                         parse_mode=ParseMode.HTML,
                         reply_markup=keyboard(output.buttons),
                     )

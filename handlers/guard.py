@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from markupsafe import escape
 from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Update
 from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.formatting import esc
 from bot.services import access, flood, users
 from handlers import menus
 from handlers.context import HelpdeskContext
@@ -105,14 +105,15 @@ async def _team_member(update: Update, context: HelpdeskContext, *, is_admin: bo
 
 
 async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:
-    """An HTML notice: at the pressed button, or in the chat (a user may have blocked us)."""
+    """A plain notice: at the pressed button, or in the chat (escaped: sent as HTML like every
+    message; a user may have blocked us)."""
     try:
         if update.callback_query is not None:
             await update.callback_query.answer(text, show_alert=True)
         else:
             await context.bot.send_message(
                 update.effective_chat.id,
-                text,
+                escape(text),
                 parse_mode=ParseMode.HTML,
                 message_thread_id=topic_of(update),
             )
@@ -134,7 +135,7 @@ def _refusal(update: Update, context: HelpdeskContext) -> str | None:
     if command is None:
         return None
     if not access.is_known_command(command):
-        return f"I don't know /{esc(command[:32])}. Send /help to see what you can do."
+        return f"I don't know /{command[:32]}. Send /help to see what you can do."
     if not access.may_use(actor.role, command):
         return f"/{command} is not available to you. Send /help to see what you can do."
     if not actor.registered and command not in BEFORE_REGISTRATION:

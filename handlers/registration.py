@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.ext import CommandHandler, ConversationHandler, MessageHandler
 
-from bot.formatting import esc
 from bot.services import invites, outbound, registration, users, validation
 from bot.services.registration import CodeCheck
 from handlers.context import HelpdeskContext
@@ -26,7 +26,7 @@ async def start(update: Update, context: HelpdeskContext) -> Step:
     if context.args:
         return await _redeem_invite(context, context.args[0])
     if actor.registered:
-        greeting = Reply(f"Hello, {esc(actor.name)}!\n\n{help_text(actor.role)}")
+        greeting = Reply(Markup("Hello, {}!\n\n{}").format(actor.name, help_text(actor.role)))
         return Step(END, [greeting, Menu(actor.role)] if actor.is_staff else [greeting])
     return Step(
         ASK_NAME,
@@ -48,13 +48,13 @@ async def _redeem_invite(context: HelpdeskContext, token: str) -> Step:
     await outbound.queue_text(
         session,
         chat_id=redeemed.invited_by,
-        text=f"{esc(redeemed.name)} accepted the invite and is now an agent"
-        f" (id {user.telegram_id}{', @' + esc(user.username) if user.username else ''}).",
+        text=f"{redeemed.name} accepted the invite and is now an agent"
+        f" (id {user.telegram_id}{', @' + user.username if user.username else ''}).",
     )
     return Step(
         END,
         [
-            Reply(f"Welcome to the team, {esc(redeemed.name)}! You are now an agent."),
+            Reply(f"Welcome to the team, {redeemed.name}! You are now an agent."),
             Reply(help_text(Role.AGENT)),
             Menu(Role.AGENT),
         ],
@@ -65,7 +65,7 @@ async def _redeem_invite(context: HelpdeskContext, token: str) -> Step:
 async def got_name(update: Update, context: HelpdeskContext) -> Step:
     name = validation.text(update.message.text, field="name", limit=validation.NAME_MAX)
     context.dialogue["name"] = name
-    return Step(ASK_EMAIL, [Reply(f"Thanks, {esc(name)}. {EMAIL_PROMPT}")])
+    return Step(ASK_EMAIL, [Reply(f"Thanks, {name}. {EMAIL_PROMPT}")])
 
 
 @step(NAME)
@@ -80,7 +80,7 @@ async def got_email(update: Update, context: HelpdeskContext) -> Step:
         ASK_CODE,
         [
             Reply(
-                f"I have sent a 6-digit code to {esc(email)}. Please type it here.\n"
+                f"I have sent a 6-digit code to {email}. Please type it here.\n"
                 "It is valid for 15 minutes. /resend sends a new one."
             )
         ],
@@ -111,7 +111,7 @@ async def resend(update: Update, context: HelpdeskContext) -> Step:
     email = context.dialogue["email"]
     await registration.send_code(context.session, actor=context.actor, email=email)
     context.mail_queued = True
-    return Step(ASK_CODE, [Reply(f"A new code is on its way to {esc(email)}.")])
+    return Step(ASK_CODE, [Reply(f"A new code is on its way to {email}.")])
 
 
 @step(NAME)
@@ -136,11 +136,7 @@ async def _finish(context: HelpdeskContext, phone: str | None) -> Step:
     )
     return Step(
         END,
-        [
-            Reply(
-                f"You're all set, {esc(data['name'])}! Send /new to open a ticket, /help for more."
-            )
-        ],
+        [Reply(f"You're all set, {data['name']}! Send /new to open a ticket, /help for more.")],
     )
 
 

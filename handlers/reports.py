@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import io
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.ext import CommandHandler
 
 from bot.clock import utcnow
-from bot.formatting import TEXT_LIMIT, esc, split_text
+from bot.formatting import TEXT_LIMIT, split_text
 from bot.reports.chart import draw_chart
 from bot.reports.summary import summary_for_period
 from bot.services.errors import Invalid
@@ -43,11 +44,15 @@ async def report(update: Update, context: HelpdeskContext) -> Result:
     # <pre> keeps the columns aligned; each part stays within Telegram's limit once parsed.
     parts = split_text(summary.text(), TEXT_LIMIT - len(title) - 2)
     replies: list = [
-        Reply(f"<b>{title}</b>\n<pre>{esc(part)}</pre>" if n == 0 else f"<pre>{esc(part)}</pre>")
+        Reply(
+            Markup("<b>{}</b>\n<pre>{}</pre>").format(title, part)
+            if n == 0
+            else Markup("<pre>{}</pre>").format(part)
+        )
         for n, part in enumerate(parts)
     ]
     png = await asyncio.to_thread(_png, summary.rows)
-    replies.append(Photo(png, caption=esc(title), filename="report.png"))
+    replies.append(Photo(png, caption=title, filename="report.png"))
     return replies
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.ext import CommandHandler
 
-from bot.formatting import esc, pack_lines
+from bot.formatting import pack_lines
 from bot.services import lifecycle, relay, tickets, validation
 from bot.services.errors import Invalid
 from bot.services.relay import Incoming
@@ -25,7 +26,7 @@ async def queue(update: Update, context: HelpdeskContext) -> Result:
     )
     if not total:
         return Reply("Your queue is empty.")
-    lines = [f"<b>Your open tickets</b> ({total})"]
+    lines = [Markup("<b>Your open tickets</b> ({})").format(total)]
     lines += [ticket_line(view, show_customer=True) for view in mine]
     return [Reply(text) for text in pack_lines(lines)]
 
@@ -71,7 +72,9 @@ async def status(update: Update, context: HelpdeskContext) -> Reply:
     change = await lifecycle.change_status(
         context.session, actor=context.actor, number=number, new=STATUS_ARGS[word.strip().lower()]
     )
-    return Reply(f"#{change.number}: {change.old.value} → <b>{esc(change.new.value)}</b>.")
+    return Reply(
+        Markup("#{}: {} → <b>{}</b>.").format(change.number, change.old.value, change.new.value)
+    )
 
 
 @action

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 
+from markupsafe import Markup
 from telegram import Update
 from telegram.ext import (
     CallbackQueryHandler,
@@ -13,7 +14,6 @@ from telegram.ext import (
     filters,
 )
 
-from bot.formatting import esc
 from bot.services import lifecycle, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
@@ -89,10 +89,12 @@ async def got_priority(update: Update, context: HelpdeskContext) -> Step:
         END,
         [
             Answer(),
-            Edit(f"How urgent is it? <b>{priority_name(priority)}</b>"),
+            Edit(Markup("How urgent is it? <b>{}</b>").format(priority_name(priority))),
             Reply(
-                f"Ticket <b>#{ticket.id}</b> is open: {esc(ticket.subject)}.\n"
-                "An agent will answer here. Anything you send now is added to the ticket."
+                Markup(
+                    "Ticket <b>#{}</b> is open: {}.\n"
+                    "An agent will answer here. Anything you send now is added to the ticket."
+                ).format(ticket.id, ticket.subject)
             ),
         ],
     )
@@ -143,7 +145,7 @@ def _scope(context: HelpdeskContext) -> str:
     return scope
 
 
-async def _page(context: HelpdeskContext, scope: str, offset: int) -> tuple[str, list]:
+async def _page(context: HelpdeskContext, scope: str, offset: int) -> tuple[str | Markup, list]:
     actor = context.actor
     views, total = await tickets.listing(
         context.session, actor=actor, scope=scope, offset=offset, limit=PAGE_SIZE
@@ -154,7 +156,7 @@ async def _page(context: HelpdeskContext, scope: str, offset: int) -> tuple[str,
         return f"No tickets ({scope}).", []
     staff = actor.role is not Role.CUSTOMER
     title = "Your tickets" if not staff else f"Tickets ({scope})"
-    lines = [f"<b>{title}</b> {offset + 1}–{offset + len(views)} of {total}"]
+    lines = [Markup("<b>{}</b> {}–{} of {}").format(title, offset + 1, offset + len(views), total)]
     lines += [ticket_line(view, show_customer=staff) for view in views]
     lines.append("\nSend /ticket N for details.")
     nav = []
@@ -162,7 +164,7 @@ async def _page(context: HelpdeskContext, scope: str, offset: int) -> tuple[str,
         nav.append(("« Newer", f"page:{scope}:{max(offset - PAGE_SIZE, 0)}"))
     if offset + PAGE_SIZE < total:
         nav.append(("Older »", f"page:{scope}:{offset + PAGE_SIZE}"))
-    return "\n".join(lines), [nav] if nav else []
+    return Markup("\n").join(lines), [nav] if nav else []
 
 
 @action

@@ -1,10 +1,12 @@
-"""Mail texts: every mail in plain text and HTML, user-supplied values escaped in the HTML."""
+"""Mail texts: every mail in plain text and HTML; the HTML is built as `markupsafe.Markup`,
+so every value put into it is escaped."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from html import escape
+
+from markupsafe import Markup
 
 BRAND = "Helpdesk"
 
@@ -25,13 +27,16 @@ class DigestLine:
     status: str
 
 
-def _html(title: str, paragraphs: Sequence[str]) -> str:
-    """Wrap already-escaped paragraphs in a minimal HTML document."""
-    body = "".join(f"<p>{p}</p>" for p in paragraphs)
-    return (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"</head><body>{body}</body></html>"
-    )
+_DOCUMENT = Markup(
+    '<!doctype html><html><head><meta charset="utf-8"><title>{}</title></head>'
+    "<body>{}</body></html>"
+)
+
+
+def _html(title: str, paragraphs: Sequence[str | Markup], more: Markup | None = None) -> str:
+    """A minimal HTML document of paragraphs (plain `str` escaped, `Markup` kept), then `more`."""
+    body = Markup("").join(Markup("<p>{}</p>").format(p) for p in paragraphs)
+    return str(_DOCUMENT.format(title, body + (more or "")))
 
 
 def _greeting(name: str | None) -> str:
@@ -49,8 +54,8 @@ def verification_code(*, name: str | None, code: str, minutes: int = 15) -> Rend
     html = _html(
         subject,
         [
-            escape(_greeting(name)),
-            f"your verification code is <b>{escape(code)}</b>.",
+            _greeting(name),
+            Markup("your verification code is <b>{}</b>.").format(code),
             f"Type it in the chat with the bot within {minutes} minutes.",
             "If you did not ask for it, ignore this mail.",
         ],
@@ -87,9 +92,9 @@ def status_mail(*, event: str, name: str | None, number: int, subject: str) -> R
     html = _html(
         mail_subject,
         [
-            escape(_greeting(name)),
-            escape(sentence),
-            f"Ticket <b>#{number}</b>: {escape(subject)}",
+            _greeting(name),
+            sentence,
+            Markup("Ticket <b>#{}</b>: {}").format(number, subject),
         ],
     )
     return Rendered(mail_subject, text, html)
@@ -104,32 +109,30 @@ def weekly_digest(*, name: str | None, lines: Sequence[DigestLine]) -> Rendered:
         f"{_greeting(name)}\n\nthese tickets of yours were resolved or closed since our last "
         "summary:\n\n" + "\n".join(text_lines) + "\n"
     )
-    items = "".join(
-        f"<li><b>#{escape(line.number)}</b> {escape(line.subject)} — {escape(line.status)}</li>"
+    items = Markup("").join(
+        Markup("<li><b>#{}</b> {} — {}</li>").format(line.number, line.subject, line.status)
         for line in lines
     )
     html = _html(
         subject,
         [
-            escape(_greeting(name)),
+            _greeting(name),
             "these tickets of yours were resolved or closed since our last summary:",
         ],
-    ).replace("</body>", f"<ul>{items}</ul></body>")
+        Markup("<ul>{}</ul>").format(items),
+    )
     return Rendered(subject, text, html)
 
 
 def admin_digest(*, title: str, sections: Sequence[tuple[str, Sequence[str]]]) -> Rendered:
     """A plain report: sections of (heading, lines)."""
     text_parts = [title, ""]
-    html_parts = [f"<h1>{escape(title)}</h1>"]
+    html_parts = [Markup("<h1>{}</h1>").format(title)]
     for heading, lines in sections:
         text_parts.append(heading)
         text_parts.extend(f"  {line}" for line in lines or ["none"])
         text_parts.append("")
-        items = "".join(f"<li>{escape(line)}</li>" for line in lines or ["none"])
-        html_parts.append(f"<h2>{escape(heading)}</h2><ul>{items}</ul>")
-    html = (
-        f'<!doctype html><html><head><meta charset="utf-8"><title>{escape(title)}</title>'
-        f"</head><body>{''.join(html_parts)}</body></html>"
-    )
+        items = Markup("").join(Markup("<li>{}</li>").format(line) for line in lines or ["none"])
+        html_parts.append(Markup("<h2>{}</h2><ul>{}</ul>").format(heading, items))
+    html = str(_DOCUMENT.format(title, Markup("").join(html_parts)))
     return Rendered(title, "\n".join(text_parts), html)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import timedelta
 
+from markupsafe import Markup
 from sqlalchemy import func, select
 
 from bot.clock import utcnow
@@ -94,12 +94,12 @@ async def build(session_factory: SessionFactory, settings: Settings) -> AdminDig
     return AdminDigest(f"Helpdesk daily digest {day.isoformat()}", sections)
 
 
-def telegram_texts(digest: AdminDigest) -> list[str]:
+def telegram_texts(digest: AdminDigest) -> list[Markup]:
     """The digest as HTML messages, split between whole lines to fit Telegram's limit."""
-    parts = [f"<b>{html.escape(digest.title)}</b>"]
+    parts: list[str | Markup] = [Markup("<b>{}</b>").format(digest.title)]
     for heading, lines in digest.sections:
-        parts.append(f"\n<b>{html.escape(heading)}</b>")
-        parts.extend(html.escape(line) for line in lines or ["none"])
+        parts.append(Markup("\n<b>{}</b>").format(heading))
+        parts.extend(lines or ["none"])  # plain lines: pack_lines escapes them
     return pack_lines(parts)
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import html
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -148,7 +147,7 @@ async def remind(
                     chat_id=item.agent_chat_id,
                     ticket_id=item.ticket_id,
                     text=(
-                        f"⏰ #{item.ticket_id} · {html.escape(item.subject)}\n"
+                        f"⏰ #{item.ticket_id} · {item.subject}\n"
                         f"The customer has waited {waited} for your answer "
                         f"(limit {limit_hours:g} h)."
                     ),

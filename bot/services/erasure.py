@@ -20,11 +20,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
+from markupsafe import escape
 from sqlalchemy import Text, cast, delete, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
-from bot.formatting import esc
 from bot.services import lifecycle, outbound
 from bot.services.errors import Invalid, NotFound
 from storage.models import (
@@ -197,7 +197,7 @@ async def _drop_deliveries(
         .execution_options(synchronize_session=False)
     )
     count = dropped.rowcount or 0
-    variants = [json.dumps(v)[1:-1] for needle in needles for v in {needle, esc(needle)}]
+    variants = [json.dumps(v)[1:-1] for needle in needles for v in {needle, str(escape(needle))}]
     variants.append(f"id {telegram_id}")  # the header of relayed feedback
     naming = cast(Delivery.payload, Text)
     rows = await session.scalars(
@@ -234,7 +234,7 @@ async def _drop_mails(session: AsyncSession, emails: set[str], needles: list[str
     if not needles:
         return count
     columns = (EmailOutbox.subject, EmailOutbox.text, EmailOutbox.html)
-    variants = [v for needle in needles for v in {needle, esc(needle)}]
+    variants = [v for needle in needles for v in {needle, str(escape(needle))}]
     rows = await session.scalars(
         select(EmailOutbox).where(
             or_(*(column.icontains(v, autoescape=True) for column in columns for v in variants))
@@ -295,6 +295,6 @@ def _scrub(value: Any, needles: list[str]) -> Any:
         return [_scrub(item, needles) for item in value]
     if not isinstance(value, str):
         return value
-    variants = {v for needle in needles for v in (needle, esc(needle))}
+    variants = {v for needle in needles for v in (needle, str(escape(needle)))}
     pattern = "|".join(re.escape(v) for v in sorted(variants, key=len, reverse=True))
     return re.sub(pattern, ERASED, value, flags=re.IGNORECASE)

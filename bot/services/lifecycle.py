@@ -13,7 +13,6 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notices
 from bot.clock import utcnow_seconds
-from bot.formatting import esc
 from bot.services import activities, agents, tickets, users, validation
 from bot.services.errors import Forbidden, Invalid, NotFound
 from bot.services.users import Actor
@@ -192,7 +191,7 @@ async def remove_agent(session: AsyncSession, *, by: Actor, agent_ref: str) -> R
     await notices.to_staff(
         session,
         [admin.telegram_id for admin in await users.admins(session)],
-        f"{esc(agent.display_name)} is no longer an agent. Tickets back to unassigned: {listed}.",
+        f"{agent.display_name} is no longer an agent. Tickets back to unassigned: {listed}.",
     )
     await session.flush()
     return Removed(agent.display_name, agent.telegram_id, numbers)

@@ -2,7 +2,8 @@
 
 A row here survives a crash; the sender sends a chat's rows in id order, so the order in
 which they were queued is the order in which the chat sees them. Payloads:
-- `{"type": "text", "text": html}`: a notice, already escaped, under 4096 characters;
+- `{"type": "text", "text": html}`: a notice as markup (`queue_text` escapes a plain `str`,
+  keeps a `Markup`), under 4096 characters once parsed;
 - `{"type": "text", "header": h, "body": plain}`: a relayed text; the sender escapes it,
   puts the header in bold on top and splits it at line or word boundaries past 4096;
 - `{"type": "copy", "from_chat_id", "message_id", "header"?, "caption"?}`: a media
@@ -20,6 +21,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from markupsafe import Markup, escape
 from sqlalchemy import insert, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -39,12 +41,13 @@ async def queue_text(
     session: AsyncSession,
     *,
     chat_id: int,
-    text: str,
+    text: str | Markup,
     ticket_id: int | None = None,
     buttons: Buttons | None = None,
 ) -> None:
-    """Queue an HTML notice (already escaped) for a chat; `buttons` rows of (label, data)."""
-    payload: dict[str, Any] = {"type": "text", "text": text}
+    """Queue a notice for a chat (a plain `str` is escaped now, a `Markup` kept as it is);
+    `buttons` rows of (label, data)."""
+    payload: dict[str, Any] = {"type": "text", "text": str(escape(text))}
     if buttons:
         payload["buttons"] = [[list(button) for button in row] for row in buttons]
     return await _queue(session, chat_id, payload, ticket_id, None)

@@ -90,13 +90,13 @@ class ApiHandler(_Base):
             return
         name = self.standin.methods.resolve(method)
         if name is None:
-            store.record_call(method, {}, 404)
+            store.record_call(method, {}, 404, _NOT_FOUND.description)
             self.answer(404, _NOT_FOUND.payload())
             return
         try:
             params, files = self._params()
         except ApiError as error:
-            store.record_call(name, {}, error.status)
+            store.record_call(name, {}, error.status, error.description)
             self.answer(error.status, error.payload())
             return
         if self.standin.latency and name != "getUpdates":
@@ -122,13 +122,13 @@ class ApiHandler(_Base):
                 "502": ApiError(502, "Bad Gateway"),
                 "403": ApiError(403, "Forbidden: bot was blocked by the user"),
             }[fault.kind]
-            store.record_call(name, recorded, error.status)
+            store.record_call(name, recorded, error.status, error.description)
             self.answer(error.status, error.payload())
             return
         try:
             result = await self.standin.methods.call(name, params, files)
         except ApiError as error:
-            store.record_call(name, recorded, error.status)
+            store.record_call(name, recorded, error.status, error.description)
             self.answer(error.status, error.payload())
             return
         store.record_call(name, recorded, 200)
@@ -388,6 +388,11 @@ class BotApiStandin:
     def calls(self) -> list[tuple[str, dict, int]]:
         """Every answered call: ``(method, params as received, http status)``."""
         return self.store.calls
+
+    @property
+    def refusals(self) -> list[tuple[str, dict, int, str]]:
+        """Every call answered with a 4xx: ``(method, params, status, description)``."""
+        return self.store.refusals
 
     def count(self, method: str) -> int:
         """How many calls of ``method`` (any spelling) were answered."""

@@ -160,6 +160,7 @@ class Store:
         self.calls: list[tuple[str, dict, int]] = []
         self.call_times: list[float] = []  # time.monotonic() of each entry of `calls`
         self.call_counts: dict[str, int] = {}
+        self.refusals: list[tuple[str, dict, int, str]] = []  # 4xx: (method, params, status, why)
         self.closed = False
         # Forum topics (bot/standin/topics.py): topic mode for private chats (getMe's
         # has_topics_enabled), the bot's administrator rights per group, and the fault switch
@@ -317,8 +318,11 @@ class Store:
             self.notify()
         return batch
 
-    def record_call(self, method: str, params: dict, status: int) -> None:
-        """Log one answered Bot API call."""
+    def record_call(self, method: str, params: dict, status: int, description: str = "") -> None:
+        """Log one answered Bot API call (and, for a 4xx answer, why it was refused)."""
         self.calls.append((method, params, status))
+        if 400 <= status < 500:
+            self.refusals.append((method, params, status, description))
+            self.notify()  # a test waiting for an answer learns that none will come
         self.call_times.append(time.monotonic())
         self.call_counts[method] = self.call_counts.get(method, 0) + 1
