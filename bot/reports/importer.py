@@ -9,6 +9,7 @@ import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
@@ -36,6 +37,7 @@ MAX_DEPTH = 64
 _BRACKETS = bytes.maketrans(b"{}", b"[]")
 _NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{}'))
 _STRING = re.compile(rb'"[^"]*"')
+_STEP = {ord("["): 1, ord("]"): -1}
 SQLITE_CACHE_KB = 131_072
 ROW_FIELDS = (
     "source",
@@ -96,12 +98,12 @@ def check_depth(path: Path, limit: int = MAX_DEPTH) -> None:
 
 
 def nested_deeper_than(f: IO[bytes], limit: int, chunk_size: int = 1 << 20) -> bool:
-    """Whether the JSON in `f` may nest deeper than `limit` (never no when it does).
+    """Whether the JSON in `f` nests deeper than `limit`.
 
     A scan with bytes methods only, about 5x faster than the C parser's events: escapes are
     dropped, then all but quotes and brackets, then strings (quotes alternate once escapes are
-    gone); removing innermost `[]` pairs round by round then counts the nesting. Across chunks
-    the count is an upper bound (a few levels over at most); in one chunk it is exact.
+    gone); removing innermost `[]` pairs round by round then bounds the nesting, and only a
+    chunk that may be too deep is counted bracket by bracket. Exact on JSON the parser accepts.
     """
     depth = 0
     in_string = False
@@ -121,15 +123,16 @@ def nested_deeper_than(f: IO[bytes], limit: int, chunk_size: int = 1 << 20) -> b
         in_string = quote >= 0  # a string goes on in the next chunk
         if in_string:
             data = data[:quote]
-        nesting = 0
+        brackets, nesting = data, 0
         while b"[]" in data:
             nesting += 1
-            if nesting > limit:
+            if nesting > limit:  # pairs nested that deep: the depth is at least that
                 return True
             data = data.replace(b"[]", b"")
         closes = len(data) - len(data.lstrip(b"]"))  # what is left: closes, then opens
         opens = len(data) - closes
-        if depth + max(opens - closes, 0) + nesting > limit:
+        maybe = depth + max(opens - closes, 0) + nesting > limit  # then count exactly
+        if maybe and max(accumulate(map(_STEP.__getitem__, brackets), initial=depth)) > limit:
             return True
         depth += opens - closes
         if not chunk:
