@@ -64,7 +64,9 @@ MAX_PART_BYTES = 32 << 20  # an XLSX part unpacked (the shared strings are read 
 MAX_SHEET_BYTES = 256 << 20  # a worksheet unpacked (read row by row)
 MAX_TAGS_PER_ROW = 20_000  # XML tags in one worksheet row (openpyxl reads a row whole)
 MAX_SHEET_TAGS = 5_000_000  # XML tags in a worksheet, about 1,000,000 cells
+MAX_UNSIZED_SHEET_TAGS = 1_000_000  # the same for a sheet that does not declare its size
 _ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension[\s>/]")
 
 
 class ReportError(Exception):
@@ -146,19 +148,20 @@ def _rows(path: Path) -> Iterator[Sequence[object]]:
 def _xlsx_rows(path: Path) -> Iterator[Sequence[object]]:
     from openpyxl import load_workbook
 
-    _check_part_sizes(path)
+    checked = _check_parts(path)
     try:
         workbook = load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:
         raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
     try:
         sheet = workbook.worksheets[0]
+        if sheet._worksheet_path.lstrip("/") not in checked:  # a sheet stored elsewhere
+            _check_sheet(path, sheet._worksheet_path.lstrip("/"))
         if (sheet.max_row or 0) > MAX_ROWS + 1:
             raise ReportError(
                 f"{path.name}: the sheet declares {sheet.max_row:,} rows "
                 f"({sheet.calculate_dimension()}), more than {MAX_ROWS:,}"
             )
-        _check_sheet(path, sheet._worksheet_path.lstrip("/"))
         # Beyond that the declared size is not trusted: rows as they are in the file, each cut
         # to MAX_COLUMNS (openpyxl would pad every row to the declared width).
         sheet.reset_dimensions()
@@ -171,8 +174,10 @@ def _xlsx_rows(path: Path) -> Iterator[Sequence[object]]:
         workbook.close()
 
 
-def _check_part_sizes(path: Path) -> None:
-    """Refuse parts that unpack too large before openpyxl reads them (the shared strings whole).
+def _check_parts(path: Path) -> set[str]:
+    """Check the parts before openpyxl reads them: their unpacked sizes (it reads the shared
+    strings whole) and each worksheet's rows (it reads every sheet's size at once); returns
+    the worksheets checked.
 
     The sizes are those the zip declares: reading stops there (and then fails its checksum).
     """
@@ -181,22 +186,33 @@ def _check_part_sizes(path: Path) -> None:
             parts = archive.infolist()
     except (zipfile.BadZipFile, OSError) as exc:
         raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
+    sheets = {p.filename for p in parts if p.filename.startswith("xl/worksheets/")}
     for part in parts:
-        sheet = part.filename.startswith("xl/worksheets/")
-        limit = MAX_SHEET_BYTES if sheet else MAX_PART_BYTES
+        limit = MAX_SHEET_BYTES if part.filename in sheets else MAX_PART_BYTES
         if part.file_size > limit:
             raise ReportError(f"{path.name}: {part.filename} unpacks to more than {limit >> 20} MB")
+    for sheet in sheets:
+        _check_sheet(path, sheet)
+    return sheets
 
 
 def _check_sheet(path: Path, part: str) -> None:
-    """Refuse a sheet with a row of over MAX_TAGS_PER_ROW tags or over MAX_SHEET_TAGS in all.
+    """Refuse a sheet with a row of over MAX_TAGS_PER_ROW tags, or too many tags in all.
 
-    Counted on the bytes, before openpyxl parses the sheet (it reads each row whole).
+    Counted on the bytes. openpyxl reads each row whole, and the whole of a sheet that does not
+    declare its size (keeping a shell of every element), so such a sheet is allowed fewer tags.
     """
     tags = row_tags = 0
+    limit = MAX_SHEET_TAGS
     try:
         with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+            head = True
             while chunk := stream.read(1 << 20):
+                if head:  # the dimension comes before the rows
+                    rows_at = _ROW_START.search(chunk)
+                    if not _DIMENSION.search(chunk, 0, rows_at.start() if rows_at else len(chunk)):
+                        limit = MAX_UNSIZED_SHEET_TAGS
+                    head = False
                 # A row start cut by the chunk's end joins two rows: counted as one, too many.
                 first, *rows = _ROW_START.split(chunk)
                 row_tags += first.count(b"<")
@@ -209,8 +225,10 @@ def _check_sheet(path: Path, part: str) -> None:
                     raise ReportError(
                         f"{path.name}: a row with more than {MAX_TAGS_PER_ROW:,} cells"
                     )
-                if tags > MAX_SHEET_TAGS:
-                    raise ReportError(f"{path.name}: more than {MAX_SHEET_TAGS:,} cells")
+                if tags > limit:
+                    raise ReportError(
+                        f"{path.name}: the sheet is too large (over {limit:,} XML elements)"
+                    )
     except (zipfile.BadZipFile, KeyError, OSError) as exc:
         raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
 

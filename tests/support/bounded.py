@@ -1,13 +1,16 @@
 """`python bot.py ...` in a child process, measured: exit status, output, peak memory, time.
 
-The child runs under an address-space cap (a safety net: a regression fails fast instead of
-swapping the machine); its own peak RSS comes from `os.wait4`, which reports on that child alone.
+The bot runs under a small wrapper process that caps its address space (a safety net: a
+regression fails fast instead of swapping the machine) and reads its peak RSS from `os.wait4`.
+The wrapper is there because Linux counts in a child's peak RSS the memory of the process it
+was forked from: forked from pytest, the figure would include pytest's own size.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import resource
+import signal
 import subprocess
 import sys
 import tempfile
@@ -17,6 +20,17 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 ADDRESS_SPACE_CAP = 2 << 30  # threads reserve address space far beyond what they use
+
+_WRAPPER = """\
+import json, os, resource, subprocess, sys
+cap, report, command = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+def limit():
+    resource.setrlimit(resource.RLIMIT_AS, (cap, cap))
+child = subprocess.Popen(command, preexec_fn=limit)
+_, status, usage = os.wait4(child.pid, 0)
+with open(report, "w") as f:
+    json.dump({"status": os.waitstatus_to_exitcode(status), "max_rss_kb": usage.ru_maxrss}, f)
+"""
 
 
 @dataclass
@@ -29,40 +43,32 @@ class Measured:
 
 
 def run_measured(*args: str, env: dict[str, str], cwd: Path, timeout: float = 60) -> Measured:
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_CAP, ADDRESS_SPACE_CAP))
-
-    with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
+    with tempfile.TemporaryDirectory() as folder:
+        report = Path(folder) / "usage.json"
+        command = [sys.executable, str(ROOT / "bot.py"), *args]
         started = time.monotonic()
-        child = subprocess.Popen(
-            [sys.executable, str(ROOT / "bot.py"), *args],
+        wrapper = subprocess.Popen(
+            [sys.executable, "-c", _WRAPPER, str(ADDRESS_SPACE_CAP), str(report), *command],
             env=env,
             cwd=cwd,
-            stdout=out,
-            stderr=err,
-            preexec_fn=cap,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            start_new_session=True,
         )
-        deadline = started + timeout
-        while True:
-            pid, status, usage = os.wait4(child.pid, os.WNOHANG)
-            if pid:
-                break
-            if time.monotonic() > deadline:
-                child.kill()
-                pid, status, usage = os.wait4(child.pid, 0)
-                break
-            time.sleep(0.02)
+        try:
+            stdout, stderr = wrapper.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(wrapper.pid, signal.SIGKILL)
+            stdout, stderr = wrapper.communicate()
         seconds = time.monotonic() - started
-        child.returncode = os.waitstatus_to_exitcode(status)
-        out.seek(0)
-        err.seek(0)
-        return Measured(
-            child.returncode,
-            out.read().decode(errors="replace"),
-            err.read().decode(errors="replace"),
-            usage.ru_maxrss / 1024,  # kilobytes on Linux
-            seconds,
-        )
+        usage = json.loads(report.read_text()) if report.exists() else {}
+    return Measured(
+        usage.get("status", -1),
+        stdout.decode(errors="replace"),
+        stderr.decode(errors="replace"),
+        usage.get("max_rss_kb", 0) / 1024,  # kilobytes on Linux
+        seconds,
+    )
 
 
 def environment(database_url: str, **extra: str) -> dict[str, str]:
