@@ -6,7 +6,9 @@ import argparse
 import asyncio
 import logging
 import sys
+import time
 from collections.abc import Callable, Sequence
+from datetime import UTC, datetime, tzinfo
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -23,10 +25,18 @@ To watch the bot work without a token: python bot.py demo"""
 Command = Callable[[argparse.Namespace, Settings], int]
 
 
-def configure_logging(level: int = logging.INFO) -> None:
+def configure_logging(level: int = logging.INFO, tz: tzinfo = UTC) -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
     )
+
+    # Log times in TIMEZONE, never the machine's local zone (the TZ variable may be anything).
+    def in_zone(seconds: float | None) -> time.struct_time:
+        return datetime.fromtimestamp(time.time() if seconds is None else seconds, tz).timetuple()
+
+    for handler in logging.getLogger().handlers:
+        if handler.formatter is not None:
+            handler.formatter.converter = in_zone
     # httpx logs every request URL at INFO, and Bot API URLs contain the token.
     logging.getLogger("httpx").setLevel(logging.WARNING)
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
@@ -84,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ConfigError as error:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
-    configure_logging()
+    configure_logging(tz=settings.tz)
     try:
         return int(args.func(args, settings) or 0)
     except KeyboardInterrupt:

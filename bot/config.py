@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import UTC
 from functools import cached_property
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -94,8 +95,8 @@ class Settings(BaseSettings):
         value = value.strip()
         if value.lower() == OFF:
             return OFF
-        try:
-            CronTrigger.from_crontab(value)
+        try:  # syntax only; an explicit zone, as tzlocal refuses POSIX TZ values like IST-5:30
+            CronTrigger.from_crontab(value, timezone=UTC)
         except ValueError as exc:
             raise ValueError(f"not a cron expression: {exc}") from exc
         return value

@@ -35,6 +35,17 @@ def retry_delay(attempts: int) -> timedelta:
 
 
 @dataclass(frozen=True)
+class Delivered:
+    """What one delivery pass did: mails sent, and mails that failed (queued for a retry)."""
+
+    sent: int = 0
+    failed: int = 0
+
+    def __add__(self, other: Delivered) -> Delivered:
+        return Delivered(self.sent + other.sent, self.failed + other.failed)
+
+
+@dataclass(frozen=True)
 class _Claimed:
     id: int
     attempts: int
@@ -55,10 +66,16 @@ class EmailService:
 
     async def deliver_due(self, session_factory: SessionFactory, *, limit: int = 100) -> int:
         """Send due rows (at most `limit`); returns how many were sent."""
+        return (await self.deliver(session_factory, limit=limit)).sent
+
+    async def deliver(
+        self, session_factory: SessionFactory, *, limit: int = 100, after_id: int | None = None
+    ) -> Delivered:
+        """Send due rows (at most `limit`; only rows with an id above `after_id` when given)."""
         async with self._lock:  # one delivery pass at a time per process
-            claimed = await self._claim(session_factory, limit)
+            claimed = await self._claim(session_factory, limit, after_id)
             if not claimed:
-                return 0
+                return Delivered()
             semaphore = asyncio.Semaphore(CONCURRENCY)
 
             async def attempt(row: _Claimed) -> tuple[_Claimed, str | None]:
@@ -75,7 +92,9 @@ class EmailService:
             results = await asyncio.gather(*(attempt(row) for row in claimed))
             return await self._settle(session_factory, results)
 
-    async def _claim(self, session_factory: SessionFactory, limit: int) -> list[_Claimed]:
+    async def _claim(
+        self, session_factory: SessionFactory, limit: int, after_id: int | None = None
+    ) -> list[_Claimed]:
         """Take due rows in one statement: count the attempt and lease them for LEASE.
 
         `UPDATE ... WHERE id IN (due rows [FOR UPDATE SKIP LOCKED]) RETURNING`: on PostgreSQL
@@ -89,6 +108,8 @@ class EmailService:
                 .order_by(EmailOutbox.next_try_at, EmailOutbox.id)
                 .limit(limit)
             )
+            if after_id is not None:
+                due = due.where(EmailOutbox.id > after_id)
             if session.get_bind().dialect.name == "postgresql":
                 due = due.with_for_update(skip_locked=True)
             rows = await session.execute(
@@ -111,9 +132,9 @@ class EmailService:
 
     async def _settle(
         self, session_factory: SessionFactory, results: list[tuple[_Claimed, str | None]]
-    ) -> int:
+    ) -> Delivered:
         now = utcnow()
-        sent = 0
+        sent = failed = 0
         async with session_factory() as session, session.begin():
             for row, error in results:
                 guard = (EmailOutbox.id == row.id, EmailOutbox.attempts == row.attempts)
@@ -121,6 +142,7 @@ class EmailService:
                     values: dict[str, object] = {"status": SENT, "sent_at": now}
                     sent += 1
                 else:
+                    failed += 1
                     log.warning("mail %s failed (attempt %s): %s", row.id, row.attempts, error)
                     values = {"last_error": error[:2000]}
                     if row.attempts >= MAX_ATTEMPTS:
@@ -135,7 +157,7 @@ class EmailService:
                 )
         if sent:
             log.info("sent %s mail(s)", sent)
-        return sent
+        return Delivered(sent, failed)
 
     async def close(self) -> None:
         await self.backend.close()

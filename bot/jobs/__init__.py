@@ -19,6 +19,7 @@ from apscheduler.triggers.cron import CronTrigger
 from bot.config import OFF
 
 if TYPE_CHECKING:
+    from bot.email.service import Delivered
     from bot.resources import Resources
 
 log = logging.getLogger(__name__)
@@ -124,14 +125,25 @@ async def run_job(
     from_report: Path | None = None,
     out: TextIO = sys.stdout,
     delivery_sweep: DeliverySweep | None = None,
+    send_mail: bool = True,
 ) -> int:
-    """Run one job once, now; returns the exit status (2 for bad input, one line on stderr)."""
+    """Run one job once, now, as from the command line; returns the exit status.
+
+    The mail the job queued is sent before returning (unless `send_mail` is false: the running
+    bot sends it) and counted on `out`; 1 when some could not be sent (it stays queued for a
+    retry), 2 for bad input (one line on stderr).
+    """
     try:
         if name not in JOB_NAMES:
             raise JobError(f"unknown job {name!r} (known: {', '.join(JOB_NAMES)})")
         if from_report is not None and name != "weekly-digest":
             raise JobError("--from-report works only with weekly-digest")
-        await _run(
+        if name == "email-outbox" and not send_mail:
+            raise JobError("--queue-only: this job is the one that sends the queued mail")
+        mark = None
+        if send_mail and not dry_run and name != "email-outbox":
+            mark = await _outbox_mark(resources)
+        delivered = await _run(
             name,
             resources,
             dry_run=dry_run,
@@ -142,7 +154,12 @@ async def run_job(
     except JobError as exc:
         print(f"job {name}: {exc}", file=sys.stderr)
         return 2
-    return 0
+    if mark is not None:
+        delivered = await _send_outbox(resources, after_id=mark)
+    if delivered is None:
+        return 0
+    out.write(f"{_sent_line(name, delivered)}\n")
+    return 1 if delivered.failed else 0
 
 
 async def _run(
@@ -153,7 +170,8 @@ async def _run(
     from_report: Path | None,
     out: TextIO | None,
     delivery_sweep: DeliverySweep | None,
-) -> None:
+) -> Delivered | None:
+    """Run the job; the email-outbox job returns what it sent (a dry run: None)."""
     from bot.jobs import admin, autoclose, digest, report, sla
 
     settings = resources.settings
@@ -163,12 +181,12 @@ async def _run(
         result = await report.run(factory, from_report, tz=settings.tz, dry_run=dry_run)
         if out is not None:
             digest.print_result(result, out, dry_run=dry_run, tz=settings.tz, job=report.JOB)
-        return
+        return None
     if name == "weekly-digest":
         result = await digest.run(factory, tz=settings.tz, dry_run=dry_run)
         if out is not None:
             digest.print_result(result, out, dry_run=dry_run, tz=settings.tz)
-        return
+        return None
     if name == "admin-digest":
         lines = await admin.run(factory, settings, dry_run=dry_run)
     elif name == "sla-reminders":
@@ -180,7 +198,9 @@ async def _run(
         lines = await autoclose.run(factory, days=settings.auto_close_days, dry_run=dry_run)
         lines = lines or ["auto-close: no ticket to close"]
     elif name == "email-outbox":
-        lines = [await _outbox(resources, dry_run=dry_run)]
+        if not dry_run:
+            return await _send_outbox(resources)
+        lines = [await _due_line(resources)]
     elif name == "delivery-sweep":
         from bot.delivery import pending_count, sweep_once
 
@@ -194,27 +214,51 @@ async def _run(
     if out is not None:
         for line in lines:
             out.write(f"{line}\n")
+    return None
 
 
-async def _outbox(resources: Resources, *, dry_run: bool) -> str:
+async def _due_line(resources: Resources) -> str:
     from sqlalchemy import func, select
 
     from bot.clock import utcnow
     from storage.models import EmailOutbox
 
-    if dry_run:
-        async with resources.session_factory() as session:
-            due = await session.scalar(
-                select(func.count()).where(
-                    EmailOutbox.status == "pending", EmailOutbox.next_try_at <= utcnow()
-                )
+    async with resources.session_factory() as session:
+        due = await session.scalar(
+            select(func.count()).where(
+                EmailOutbox.status == "pending", EmailOutbox.next_try_at <= utcnow()
             )
-        return f"email-outbox: would try {due} due mail(s)"
-    sent = 0
-    while True:  # until nothing due is left that this pass could send
-        batch = await resources.email.deliver_due(resources.session_factory, limit=OUTBOX_BATCH)
-        sent += batch
-        if batch == 0:
-            break
+        )
+    return f"email-outbox: would try {due} due mail(s)"
+
+
+async def _outbox_mark(resources: Resources) -> int:
+    """The newest outbox row's id: the rows a job queues after this call have higher ids."""
+    from sqlalchemy import func, select
+
+    from storage.models import EmailOutbox
+
+    async with resources.session_factory() as session:
+        return await session.scalar(select(func.max(EmailOutbox.id))) or 0
+
+
+async def _send_outbox(resources: Resources, *, after_id: int | None = None) -> Delivered:
+    """Send every due mail (with an id above `after_id`), one try each; failures stay queued."""
+    from bot.email.service import Delivered
+
+    delivered = Delivered()
+    while True:  # until a pass claims nothing: a failed mail waits for its retry time
+        batch = await resources.email.deliver(
+            resources.session_factory, limit=OUTBOX_BATCH, after_id=after_id
+        )
+        delivered += batch
+        if not batch.sent and not batch.failed:
+            return delivered
         await asyncio.sleep(0)
-    return f"email-outbox: sent {sent} mail(s)"
+
+
+def _sent_line(name: str, delivered: Delivered) -> str:
+    line = f"{name}: sent {delivered.sent} mail(s), {delivered.failed} failed"
+    if delivered.failed:
+        line += " (queued for a retry by the running bot or `job email-outbox`)"
+    return line

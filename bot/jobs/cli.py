@@ -1,4 +1,4 @@
-"""`python bot.py job [--list | NAME [--dry-run] [--from-report FILE]]`."""
+"""`python bot.py job [--list | NAME [--dry-run] [--queue-only] [--from-report FILE]]`."""
 
 from __future__ import annotations
 
@@ -21,6 +21,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:  # type: ignore[
     parser.add_argument("--list", action="store_true", help="list the jobs and exit")
     parser.add_argument(
         "--dry-run", action="store_true", help="print what the job would do; change nothing"
+    )
+    parser.add_argument(
+        "--queue-only",
+        action="store_true",
+        help="queue the job's mail and leave the sending to the running bot "
+        "(by default it is sent before the command exits; exit status 1 if some fails)",
     )
     parser.add_argument(
         "--from-report",
@@ -64,7 +70,11 @@ async def _run(args: argparse.Namespace, settings: Settings) -> int:
         if not args.dry_run:  # jobs read roles (admin digest, SLA pings): ADMIN_IDS first
             await roles.at_start(resources.session_factory, settings.admin_ids)
         return await run_job(
-            args.name, resources, dry_run=args.dry_run, from_report=args.from_report
+            args.name,
+            resources,
+            dry_run=args.dry_run,
+            from_report=args.from_report,
+            send_mail=not args.queue_only,
         )
     finally:
         await resources.close()

@@ -10,11 +10,14 @@ ticket reported solved again with the same date of last change is not mailed twi
 from __future__ import annotations
 
 import csv
+import itertools
 import re
+import zipfile
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
@@ -51,6 +54,19 @@ DAY_FIRST = re.compile(
     r"^(\d{1,2})[./-](\d{1,2})[./-](\d{2}|\d{4})(?:[ T,]+(\d{1,2}):(\d{2})(?::(\d{2}))?)?$"
 )
 ISO = re.compile(r"^(\d{4})-(\d{1,2})-(\d{1,2})(?:[ T](\d{1,2}):(\d{2})(?::(\d{2}))?)?$")
+
+
+# Bounds for files from elsewhere, so that a hostile one is refused in seconds and little memory.
+MAX_ROWS = 100_000  # rows after the header, empty ones included
+MAX_COLUMNS = 64  # columns read from a spreadsheet row (the report's six come first)
+MAX_LINE = 1 << 20  # characters in one line of a CSV file (csv limits a field to 128 KB)
+MAX_PART_BYTES = 32 << 20  # an XLSX part unpacked (the shared strings are read whole)
+MAX_SHEET_BYTES = 256 << 20  # a worksheet unpacked (read row by row)
+MAX_TAGS_PER_ROW = 20_000  # XML tags in one worksheet row (openpyxl reads a row whole)
+MAX_SHEET_TAGS = 5_000_000  # XML tags in a worksheet, about 1,000,000 cells
+MAX_UNSIZED_SHEET_TAGS = 1_000_000  # the same for a sheet that does not declare its size
+_ROW_START = re.compile(rb"<(?:\w+:)?row[\s>/]")
+_DIMENSION = re.compile(rb"<(?:\w+:)?dimension[\s>/]")
 
 
 class ReportError(Exception):
@@ -119,21 +135,107 @@ def _cell(value: object) -> str:
     return str(value).strip()
 
 
-def _rows(path: Path) -> list[list[object]]:
+def _rows(path: Path) -> Iterator[Sequence[object]]:
+    """The file's rows, streamed; a file that cannot be read raises ReportError."""
     suffix = path.suffix.lower()
     if suffix in (".xlsx", ".xlsm"):
-        from openpyxl import load_workbook
-
-        try:
-            workbook = load_workbook(path, read_only=True, data_only=True)
-        except Exception as exc:
-            raise ReportError(f"{path.name}: not a readable XLSX file ({exc})") from None
-        try:
-            sheet = workbook.worksheets[0]
-            return [list(row) for row in sheet.iter_rows(values_only=True)]
-        finally:
-            workbook.close()
+        return _xlsx_rows(path)
     if suffix in (".csv", ".txt"):
+        return _csv_rows(path)
+    raise ReportError(f"{path.name}: a report must be .csv or .xlsx")
+
+
+def _xlsx_rows(path: Path) -> Iterator[Sequence[object]]:
+    from openpyxl import load_workbook
+
+    checked = _check_parts(path)
+    try:
+        workbook = load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:
+        raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
+    try:
+        sheet = workbook.worksheets[0]
+        if sheet._worksheet_path.lstrip("/") not in checked:  # a sheet stored elsewhere
+            _check_sheet(path, sheet._worksheet_path.lstrip("/"))
+        if (sheet.max_row or 0) > MAX_ROWS + 1:
+            raise ReportError(
+                f"{path.name}: the sheet declares {sheet.max_row:,} rows "
+                f"({sheet.calculate_dimension()}), more than {MAX_ROWS:,}"
+            )
+        # Beyond that the declared size is not trusted: rows as they are in the file, each cut
+        # to MAX_COLUMNS (openpyxl would pad every row to the declared width).
+        sheet.reset_dimensions()
+        yield from sheet.iter_rows(max_col=MAX_COLUMNS, values_only=True)
+    except ReportError:
+        raise
+    except Exception as exc:
+        raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
+    finally:
+        workbook.close()
+
+
+def _check_parts(path: Path) -> set[str]:
+    """Check the parts before openpyxl reads them: their unpacked sizes (it reads the shared
+    strings whole) and each worksheet's rows (it reads every sheet's size at once); returns
+    the worksheets checked.
+
+    The sizes are those the zip declares: reading stops there (and then fails its checksum).
+    """
+    try:
+        with zipfile.ZipFile(path) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, OSError) as exc:
+        raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
+    sheets = {p.filename for p in parts if p.filename.startswith("xl/worksheets/")}
+    for part in parts:
+        limit = MAX_SHEET_BYTES if part.filename in sheets else MAX_PART_BYTES
+        if part.file_size > limit:
+            raise ReportError(f"{path.name}: {part.filename} unpacks to more than {limit >> 20} MB")
+    for sheet in sheets:
+        _check_sheet(path, sheet)
+    return sheets
+
+
+def _check_sheet(path: Path, part: str) -> None:
+    """Refuse a sheet with a row of over MAX_TAGS_PER_ROW tags, or too many tags in all.
+
+    Counted on the bytes. openpyxl reads each row whole, and the whole of a sheet that does not
+    declare its size (keeping a shell of every element), so such a sheet is allowed fewer tags.
+    """
+    tags = row_tags = 0
+    limit = MAX_SHEET_TAGS
+    try:
+        with zipfile.ZipFile(path) as archive, archive.open(part) as stream:
+            head = True
+            while chunk := stream.read(1 << 20):
+                if head:  # the dimension comes before the rows
+                    rows_at = _ROW_START.search(chunk)
+                    if not _DIMENSION.search(chunk, 0, rows_at.start() if rows_at else len(chunk)):
+                        limit = MAX_UNSIZED_SHEET_TAGS
+                    head = False
+                # A row start cut by the chunk's end joins two rows: counted as one, too many.
+                first, *rows = _ROW_START.split(chunk)
+                row_tags += first.count(b"<")
+                for row in rows:
+                    if row_tags > MAX_TAGS_PER_ROW:
+                        break
+                    row_tags = row.count(b"<")
+                tags += chunk.count(b"<")
+                if row_tags > MAX_TAGS_PER_ROW:
+                    raise ReportError(
+                        f"{path.name}: a row with more than {MAX_TAGS_PER_ROW:,} cells"
+                    )
+                if tags > limit:
+                    raise ReportError(
+                        f"{path.name}: the sheet is too large (over {limit:,} XML elements)"
+                    )
+    except (zipfile.BadZipFile, KeyError, OSError) as exc:
+        raise ReportError(f"{path.name}: not a readable XLSX file ({_first_line(exc)})") from None
+
+
+def _csv_rows(path: Path) -> Iterator[Sequence[object]]:
+    """CSV rows in UTF-8 (a BOM is fine), with `,`, `;` or tab; lines and fields bounded."""
+    try:
         with path.open(newline="", encoding="utf-8-sig") as handle:
             sample = handle.read(4096)
             handle.seek(0)
@@ -141,23 +243,50 @@ def _rows(path: Path) -> list[list[object]]:
                 dialect: Any = csv.Sniffer().sniff(sample, delimiters=",;\t")
             except csv.Error:
                 dialect = csv.excel
-            return [list(row) for row in csv.reader(handle, dialect)]
-    raise ReportError(f"{path.name}: a report must be .csv or .xlsx")
+            reader = csv.reader(_bounded_lines(handle, path), dialect)
+            try:
+                yield from reader
+            except csv.Error as exc:
+                raise ReportError(f"{path.name} line {reader.line_num}: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ReportError(
+            f"{path.name}: not UTF-8 text (byte 0x{exc.object[exc.start]:02x}); "
+            "save it as CSV UTF-8"
+        ) from None
+
+
+def _bounded_lines(handle: IO[str], path: Path) -> Iterator[str]:
+    for number in itertools.count(1):
+        line = handle.readline(MAX_LINE + 1)
+        if not line:
+            return
+        if len(line) > MAX_LINE:
+            raise ReportError(f"{path.name} line {number}: longer than {MAX_LINE:,} characters")
+        yield line
+
+
+def _first_line(exc: BaseException) -> str:
+    lines = str(exc).strip().splitlines()
+    return lines[0] if lines else type(exc).__name__
 
 
 def read_report(path: Path) -> list[ReportRow]:
     """Every row of the report, validated; a bad row raises ReportError naming it."""
     if not path.is_file():
         raise ReportError(f"{path}: no such file")
-    rows = _rows(path)
-    if not rows:
+    rows = iter(_rows(path))
+    header = next(rows, None)
+    if header is None:
         raise ReportError(f"{path.name}: empty report")
-    columns = _column_map(rows[0], path)
+    header = list(header)
+    columns = _column_map(header, path)
     result = []
-    for number, row in enumerate(rows[1:], start=2):
+    for number, row in enumerate(rows, start=2):
+        if number > MAX_ROWS + 1:
+            raise ReportError(f"{path.name}: more than {MAX_ROWS:,} rows")
         if not any(_cell(value) for value in row):
             continue
-        padded = list(row) + [None] * (len(rows[0]) - len(row))
+        padded = list(row) + [None] * (len(header) - len(row))
 
         def get(field: str, padded: list[object] = padded) -> object:
             return padded[columns[field]]

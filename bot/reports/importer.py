@@ -5,9 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from itertools import accumulate
 from pathlib import Path
 from typing import IO, Any
 
@@ -29,6 +31,13 @@ from storage.models import Activity, ActivityImport
 from storage.types import from_micros
 
 BATCH = 5000
+# Deeper JSON is refused before it is parsed with paths: ijson builds each event's path (as long as
+# the depth), so memory and time grow with the square of the depth. Records nest about 4 deep.
+MAX_DEPTH = 64
+_BRACKETS = bytes.maketrans(b"{}", b"[]")
+_NOT_STRUCTURE = bytes(set(range(256)) - set(b'"[]{}'))
+_STRING = re.compile(rb'"[^"]*"')
+_STEP = {ord("["): 1, ord("]"): -1}
 SQLITE_CACHE_KB = 131_072
 ROW_FIELDS = (
     "source",
@@ -74,8 +83,60 @@ def _insert_ignoring_duplicates(dialect: str):
 
 
 def _malformed(path: Path, exc: Exception) -> ImportFailed:
-    message = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return ImportFailed(f"{path}: malformed JSON: {message}")
+    detail = exc.args[0] if exc.args else ""
+    if isinstance(detail, bytes):  # the C backend's messages come as bytes
+        detail = detail.decode("utf-8", "replace")
+    lines = str(detail).strip().splitlines()
+    return ImportFailed(f"{path}: malformed JSON: {lines[0] if lines else type(exc).__name__}")
+
+
+def check_depth(path: Path, limit: int = MAX_DEPTH) -> None:
+    """Refuse a file nested deeper than `limit` before any parse with paths reads it."""
+    with path.open("rb") as f:
+        if nested_deeper_than(f, limit):
+            raise ImportFailed(f"{path}: malformed JSON: nested deeper than {limit} levels")
+
+
+def nested_deeper_than(f: IO[bytes], limit: int, chunk_size: int = 1 << 20) -> bool:
+    """Whether the JSON in `f` nests deeper than `limit`.
+
+    A scan with bytes methods only, about 5x faster than the C parser's events: escapes are
+    dropped, then all but quotes and brackets, then strings (quotes alternate once escapes are
+    gone); removing innermost `[]` pairs round by round then bounds the nesting, and only a
+    chunk that may be too deep is counted bracket by bracket. Exact on JSON the parser accepts.
+    """
+    depth = 0
+    in_string = False
+    carry = b""
+    while True:
+        chunk = f.read(chunk_size)
+        data = carry + chunk
+        kept = data.rstrip(b"\\") if chunk else data  # an escape may go on in the next chunk
+        carry, data = data[len(kept) :], kept
+        data = data.replace(b"\\\\", b"").replace(b'\\"', b"").translate(_BRACKETS, _NOT_STRUCTURE)
+        if in_string:
+            data = b'"' + data
+        # Two adjacent quotes close a string and open the next (or are an empty string): no
+        # bracket between them is outside a string, so they go first, cheaply.
+        data = _STRING.sub(b"", data.replace(b'""', b""))
+        quote = data.find(b'"')
+        in_string = quote >= 0  # a string goes on in the next chunk
+        if in_string:
+            data = data[:quote]
+        brackets, nesting = data, 0
+        while b"[]" in data:
+            nesting += 1
+            if nesting > limit:  # pairs nested that deep: the depth is at least that
+                return True
+            data = data.replace(b"[]", b"")
+        closes = len(data) - len(data.lstrip(b"]"))  # what is left: closes, then opens
+        opens = len(data) - closes
+        maybe = depth + max(opens - closes, 0) + nesting > limit  # then count exactly
+        if maybe and max(accumulate(map(_STEP.__getitem__, brackets), initial=depth)) > limit:
+            return True
+        depth += opens - closes
+        if not chunk:
+            return False
 
 
 def read_metadata(path: Path) -> dict[str, Any]:
@@ -132,6 +193,7 @@ async def import_file(
     path = Path(path)
     if not path.is_file():
         raise ImportFailed(f"{path}: no such file")
+    check_depth(path)
     metadata = read_metadata(path)
     end_at = None
     start_at = None

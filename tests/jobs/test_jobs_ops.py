@@ -119,7 +119,7 @@ async def test_auto_close_closes_waiting_tickets_with_notice(resources, db_url):
         assert await deliveries(factory) == []
         printed = await run("auto-close", resources)
         await run("auto-close", resources)
-    assert printed.strip() == f"closed #{old.id}"
+    assert printed.splitlines() == [f"closed #{old.id}", "auto-close: sent 1 mail(s), 0 failed"]
     async with factory() as session:
         closed = await session.get(Ticket, old.id)
         assert closed.status == "Closed" and closed.closed_at == NOW
