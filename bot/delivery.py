@@ -19,7 +19,8 @@ from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Select, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -45,9 +46,47 @@ CONCURRENT_CHATS = 16
 _HELD_CHATS = select(Delivery.chat_id).where(
     Delivery.status == PENDING, Delivery.next_try_at > bindparam("now")
 )
+
+# Pacing (bot/services/flood.py). A message relayed past its sender's flood limit is queued at
+# once with `not_before`, the time it may go. Until then it holds the later rows of its lane,
+# its chat *and* ticket, not the whole chat: a flooding customer's backlog never delays the
+# other customers' messages to the same agent. The lanes are few (a ticket of someone being
+# paced) and are read before the rows, with the time the next paced row falls due.
+_NOT_PACED_NOW = or_(Delivery.not_before.is_(None), Delivery.not_before <= bindparam("now"))
+_PACED_LANES = (
+    select(
+        Delivery.chat_id,
+        Delivery.ticket_id,
+        func.min(Delivery.id).label("first_id"),
+        func.min(Delivery.not_before).label("due_at"),
+    )
+    .where(Delivery.status == PENDING, Delivery.not_before > bindparam("now"))
+    .group_by(Delivery.chat_id, Delivery.ticket_id)
+)
+
+
+async def _read_due(
+    session: AsyncSession, statement: Select, params: dict
+) -> tuple[list[Delivery], datetime | None]:
+    """The due rows `statement` selects, outside paced lanes; and when a paced row falls due."""
+    lanes = (await session.execute(_PACED_LANES, {"now": params["now"]})).all()
+    held = [
+        or_(
+            Delivery.chat_id != lane.chat_id,
+            Delivery.ticket_id.is_distinct_from(lane.ticket_id),  # NULL-safe: notices
+            Delivery.id < lane.first_id,
+        )
+        for lane in lanes
+        if lane.ticket_id is not None  # relays always have a ticket; the row itself is not due
+    ]
+    rows = list(await session.scalars(statement.where(*held) if held else statement, params))
+    return rows, min((lane.due_at for lane in lanes), default=None)
+
+
 _DUE = (
     select(Delivery)
     .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
+    .where(_NOT_PACED_NOW)
     .order_by(Delivery.id)
     .limit(BATCH)
 )
@@ -177,8 +216,11 @@ class DeliverySender:
                 busy = list(self._workers)
                 self._dirty.update(busy)  # rows queued for them: their workers read them
                 async with self._sessions() as session:
-                    rows = await session.scalars(_PENDING, {"now": utcnow(), "busy": busy})
-                    rows = list(rows)
+                    rows, paced = await _read_due(
+                        session, _PENDING, {"now": utcnow(), "busy": busy}
+                    )
+                if paced is not None:
+                    self._wake_at(paced)
                 if self._closed:
                     break
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
@@ -212,8 +254,11 @@ class DeliverySender:
                 self._dirty.discard(chat_id)
                 await self._said()
                 async with self._sessions() as session:
-                    rows = await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id})
-                    rows = list(rows)
+                    rows, paced = await _read_due(
+                        session, _CHAT_PENDING, {"now": utcnow(), "chat": chat_id}
+                    )
+                if paced is not None:
+                    self._wake_at(paced)
         except Exception:  # its rows stay pending: the sweep job tries them again
             log.exception("delivery to a chat failed")
             return sent

@@ -11,6 +11,7 @@ from bot.services.errors import Invalid
 from bot.services.relay import Incoming
 from handlers.context import HelpdeskContext
 from handlers.framework import Reply, Result, action
+from handlers.relay import paced
 from handlers.render import STATUS_ARGS, ticket_line
 from storage.models import Status
 
@@ -38,7 +39,7 @@ async def queue(update: Update, context: HelpdeskContext) -> Result:
 
 
 @action
-async def reply(update: Update, context: HelpdeskContext) -> Reply:
+async def reply(update: Update, context: HelpdeskContext) -> Result:
     number, text = _number_and_text(update, "Usage: /reply N text")
     message = update.message
     incoming = Incoming(
@@ -47,10 +48,15 @@ async def reply(update: Update, context: HelpdeskContext) -> Reply:
         message_id=message.message_id,
         text=text,
     )
+    not_before, notice = paced(context)
     await relay.staff_message(
-        context.session, actor=context.actor, incoming=incoming, number=number
+        context.session,
+        actor=context.actor,
+        incoming=incoming,
+        number=number,
+        not_before=not_before,
     )
-    return Reply(f"Sent to the customer of #{number}.")
+    return [Reply(f"Sent to the customer of #{number}."), *notice]
 
 
 @action

@@ -11,6 +11,7 @@ which they were queued is the order in which the chat sees them. Payloads:
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
@@ -33,7 +34,7 @@ async def queue_text(
     payload: dict[str, Any] = {"type": "text", "text": text}
     if buttons:
         payload["buttons"] = [[list(button) for button in row] for row in buttons]
-    return await _queue(session, chat_id, payload, ticket_id, None)
+    return await _queue(session, chat_id, payload, ticket_id, None, None)
 
 
 async def queue_relay_text(
@@ -44,10 +45,13 @@ async def queue_relay_text(
     body: str,
     ticket_id: int | None,
     message_id: int | None,
+    not_before: datetime | None = None,
 ) -> None:
-    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long)."""
+    """Queue a plain text under a bold header line such as `#5 · Alice` (split if long).
+
+    `not_before`: a paced message (bot/services/flood.py) is not sent before then."""
     payload = {"type": "text", "header": header, "body": body}
-    return await _queue(session, chat_id, payload, ticket_id, message_id)
+    return await _queue(session, chat_id, payload, ticket_id, message_id, not_before)
 
 
 async def queue_relay_copy(
@@ -60,6 +64,7 @@ async def queue_relay_copy(
     caption: str | None,
     ticket_id: int,
     message_id: int,
+    not_before: datetime | None = None,
 ) -> None:
     """Queue a copy of a media message; the header (if any) starts its caption."""
     payload: dict[str, Any] = {
@@ -70,7 +75,7 @@ async def queue_relay_copy(
     }
     if header is not None:
         payload["header"] = header
-    return await _queue(session, chat_id, payload, ticket_id, message_id)
+    return await _queue(session, chat_id, payload, ticket_id, message_id, not_before)
 
 
 async def _queue(
@@ -79,11 +84,18 @@ async def _queue(
     payload: dict[str, Any],
     ticket_id: int | None,
     message_id: int | None,
+    not_before: datetime | None,
 ) -> None:
     # Core, not the ORM: nothing reads the row back in this transaction (the sender selects it).
     await session.execute(
         _INSERT,
-        {"chat_id": chat_id, "payload": payload, "ticket_id": ticket_id, "message_id": message_id},
+        {
+            "chat_id": chat_id,
+            "payload": payload,
+            "ticket_id": ticket_id,
+            "message_id": message_id,
+            "not_before": not_before,
+        },
     )
     session.info.setdefault(_QUEUED_CHATS, set()).add(chat_id)
 

@@ -154,8 +154,17 @@ async def _ticket_of_reply(session: AsyncSession, incoming: Incoming) -> int | N
 _HEADER = re.compile(r"#(\d{1,18}) · ")
 
 
-async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Incoming) -> Result:
-    """Route a customer's message to the agent of the ticket it belongs to."""
+async def customer_message(
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    not_before: datetime | None = None,
+) -> Result:
+    """Route a customer's message to the agent of the ticket it belongs to.
+
+    `not_before`: the message is paced (bot/services/flood.py); it is stored now all the same.
+    """
     if await _is_duplicate(session, incoming.update_id):
         return Result(Outcome.DUPLICATE)
     number = await _ticket_of_reply(session, incoming)
@@ -177,7 +186,7 @@ async def customer_message(session: AsyncSession, *, actor: Actor, incoming: Inc
     message = await _store(
         session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
     )
-    return await _attach(session, message=message, ticket=ticket)
+    return await _attach(session, message=message, ticket=ticket, not_before=not_before)
 
 
 async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: int) -> Result:
@@ -194,7 +203,9 @@ async def pick(session: AsyncSession, *, actor: Actor, message_id: int, number: 
     return await _attach(session, message=message, ticket=ticket)
 
 
-async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) -> Result:
+async def _attach(
+    session: AsyncSession, *, message: Message, ticket: Ticket, not_before: datetime | None = None
+) -> Result:
     customer = await users.get(session, ticket.customer_id)
     outcome = Outcome.RELAYED
     if ticket.status == Status.RESOLVED:
@@ -222,6 +233,7 @@ async def _attach(session: AsyncSession, *, message: Message, ticket: Ticket) ->
         ticket=ticket,
         chat_id=agent.telegram_id,
         header=_header(ticket.id, customer.display_name),
+        not_before=not_before,
     )
     return Result(outcome, number=ticket.id, message_id=message.id)
 
@@ -250,7 +262,13 @@ async def release_waiting(
 
 
 async def _queue_to(
-    session: AsyncSession, *, message: Message, ticket: Ticket, chat_id: int, header: str
+    session: AsyncSession,
+    *,
+    message: Message,
+    ticket: Ticket,
+    chat_id: int,
+    header: str,
+    not_before: datetime | None = None,
 ) -> None:
     if message.media_kind is None:
         await outbound.queue_relay_text(
@@ -260,6 +278,7 @@ async def _queue_to(
             body=message.text or "",
             ticket_id=ticket.id,
             message_id=message.id,
+            not_before=not_before,
         )
         return
     if message.media_kind in NO_CAPTION:
@@ -270,6 +289,7 @@ async def _queue_to(
             body=f"({message.media_kind})",
             ticket_id=ticket.id,
             message_id=message.id,
+            not_before=not_before,
         )
     await outbound.queue_relay_copy(
         session,
@@ -280,13 +300,22 @@ async def _queue_to(
         caption=message.text,
         ticket_id=ticket.id,
         message_id=message.id,
+        not_before=not_before,
     )
 
 
 async def staff_message(
-    session: AsyncSession, *, actor: Actor, incoming: Incoming, number: int | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    number: int | None = None,
+    not_before: datetime | None = None,
 ) -> int:
-    """An agent's answer (a reply to a relayed message, or /reply N) goes to the customer."""
+    """An agent's answer (a reply to a relayed message, or /reply N) goes to the customer.
+
+    `not_before`: the answer is paced (bot/services/flood.py); it is stored now all the same.
+    """
     if await _is_duplicate(session, incoming.update_id):
         return number or 0
     if number is None:
@@ -323,6 +352,7 @@ async def staff_message(
         ticket=ticket,
         chat_id=customer.telegram_id,
         header=_header(ticket.id, actor.name),
+        not_before=not_before,
     )
     return ticket.id
 
