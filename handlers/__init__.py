@@ -7,7 +7,17 @@ from telegram.ext import Application, TypeHandler
 
 from bot.config import Settings
 from bot.services.flood import FloodLimiter
-from handlers import admin, common, customers, registration, relay, reports, staff, tickets
+from handlers import (
+    admin,
+    common,
+    customers,
+    moderation,
+    registration,
+    relay,
+    reports,
+    staff,
+    tickets,
+)
 from handlers.guard import guard
 
 GUARD_GROUP = -1  # runs before everything and stops refused updates
@@ -15,7 +25,7 @@ GUARD_GROUP = -1  # runs before everything and stops refused updates
 
 def register(application: Application, settings: Settings) -> None:
     timeout = settings.dialogue_timeout_minutes
-    # One per Application: the flood limit the guard applies (FLOOD_LIMIT updates per window).
+    # One per Application: the pace of relaying past FLOOD_LIMIT messages per window.
     application.bot_data.flood = FloodLimiter.from_setting(settings.flood_limit)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
     # Order matters within group 0: dialogues first, so an answer in a dialogue is never
@@ -31,6 +41,7 @@ def register(application: Application, settings: Settings) -> None:
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
+            *moderation.handlers(),  # admins: /ban, /unban
             *relay.handlers(),  # any other message: to the agent, or to the customer
             *common.last_resort(),
         ]
