@@ -50,43 +50,42 @@ _HELD_CHATS = select(Delivery.chat_id).where(
 # Pacing (bot/services/flood.py). A message relayed past its sender's flood limit is queued at
 # once with `not_before`, the time it may go. Until then it holds the later rows of its lane,
 # its chat *and* ticket, not the whole chat: a flooding customer's backlog never delays the
-# other customers' messages to the same agent. The lanes are few (a ticket of someone being
-# paced) and are read before the rows, with the time the next paced row falls due.
+# other customers' messages to the same agent. The lanes are few (the tickets of people being
+# paced), found through ix_deliveries_paced.
 _NOT_PACED_NOW = or_(Delivery.not_before.is_(None), Delivery.not_before <= bindparam("now"))
 _PACED_LANES = (
-    select(
-        Delivery.chat_id,
-        Delivery.ticket_id,
-        func.min(Delivery.id).label("first_id"),
-        func.min(Delivery.not_before).label("due_at"),
-    )
+    select(Delivery.chat_id, Delivery.ticket_id, func.min(Delivery.id).label("first_id"))
     .where(Delivery.status == PENDING, Delivery.not_before > bindparam("now"))
     .group_by(Delivery.chat_id, Delivery.ticket_id)
+    .subquery("paced")
+)
+_OUTSIDE_PACED_LANES = ~(
+    select(_PACED_LANES.c.first_id)
+    .where(
+        _PACED_LANES.c.chat_id == Delivery.chat_id,
+        _PACED_LANES.c.ticket_id == Delivery.ticket_id,
+        _PACED_LANES.c.first_id <= Delivery.id,
+    )
+    .exists()
+)
+# When the sender must look again: the next paced row falls due.
+_NEXT_PACED = select(func.min(Delivery.not_before)).where(
+    Delivery.status == PENDING, Delivery.not_before > bindparam("now")
 )
 
 
 async def _read_due(
     session: AsyncSession, statement: Select, params: dict
 ) -> tuple[list[Delivery], datetime | None]:
-    """The due rows `statement` selects, outside paced lanes; and when a paced row falls due."""
-    lanes = (await session.execute(_PACED_LANES, {"now": params["now"]})).all()
-    held = [
-        or_(
-            Delivery.chat_id != lane.chat_id,
-            Delivery.ticket_id.is_distinct_from(lane.ticket_id),  # NULL-safe: notices
-            Delivery.id < lane.first_id,
-        )
-        for lane in lanes
-        if lane.ticket_id is not None  # relays always have a ticket; the row itself is not due
-    ]
-    rows = list(await session.scalars(statement.where(*held) if held else statement, params))
-    return rows, min((lane.due_at for lane in lanes), default=None)
+    """The rows `statement` selects, and when the next paced row falls due (None: none)."""
+    rows = list(await session.scalars(statement, params))
+    return rows, await session.scalar(_NEXT_PACED, {"now": params["now"]})
 
 
 _DUE = (
     select(Delivery)
     .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
-    .where(_NOT_PACED_NOW)
+    .where(_NOT_PACED_NOW, _OUTSIDE_PACED_LANES)
     .order_by(Delivery.id)
     .limit(BATCH)
 )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 
 from sqlalchemy import func, select
 
@@ -44,7 +45,10 @@ async def customer_messages(harness: Harness) -> list[str]:
         return list(rows)
 
 
-async def test_ban_stops_relaying_tells_once_and_unban_restores_it(harness: Harness) -> None:
+async def test_ban_stops_relaying_tells_once_and_unban_restores_it(
+    harness: Harness, caplog
+) -> None:
+    caplog.set_level(logging.INFO, logger="bot.services.moderation")
     customer, agent, number = await assigned_ticket(harness)
     await customer.send("before the ban")
     await agent.wait_until(lambda _: relayed(agent, number) == ["before the ban"], 5)
@@ -54,6 +58,8 @@ async def test_ban_stops_relaying_tells_once_and_unban_restores_it(harness: Harn
     async with harness.resources.session_factory() as session:
         alice = await session.scalar(select(User).where(User.telegram_id == customer.id))
     assert (alice.banned_by, alice.ban_reason) == (ADMIN_ID, "spamming the agents")
+    assert f"user 1001 banned by {ADMIN_ID}" in caplog.text
+    assert "spamming" not in caplog.text  # ids only in the log
 
     assert await answer(customer, "hello?") == moderation.BANNED
     await quiet(customer, "still there?")  # told once, not on every message
@@ -67,6 +73,7 @@ async def test_ban_stops_relaying_tells_once_and_unban_restores_it(harness: Harn
     assert "already banned" in await answer(harness.admin, "/ban 1001")
     said = await answer(harness.admin, "/unban 1001")
     assert "Alice is no longer banned" in said
+    assert f"user 1001 unbanned by {ADMIN_ID}" in caplog.text
     await customer.receive_text(moderation.UNBANNED, timeout=5)
     await customer.send("back again")
     await agent.wait_until(lambda _: relayed(agent, number)[-1:] == ["back again"], 5)
