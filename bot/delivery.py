@@ -8,6 +8,9 @@ new message waits for its own chat only, never for the other chats. Each sent pa
 committed before its chat's next part (parts of different chats confirmed at the same time
 share one transaction), so a crash resends at most one part per chat: the one whose answer
 was lost.
+
+A paced row (a flood, bot/services/flood.py) waits for its `not_before` and holds only the later
+rows of its own chat and ticket, not the whole chat (see `_OUTSIDE_PACED_LANES`).
 """
 
 from __future__ import annotations
