@@ -88,6 +88,21 @@ async def test_a_flood_of_100_reaches_the_agent_in_order_paced_and_told_once(tmp
         assert len(notices(customer)) == 1
 
 
+async def test_a_notice_about_the_ticket_keeps_its_place_behind_the_paced_messages(
+    tmp_path,
+) -> None:
+    async with started_bot(tmp_path, flood_limit=10) as harness:
+        customer, agent, number = await assigned_ticket(harness)
+        for n in range(14):  # 10 at once, then one a second
+            await customer.send(f"m{n}")
+        await customer.receive_text(flood.PACING, timeout=5)
+        await customer.send(f"/close {number}")  # handled at once; the agent is told in turn
+        await customer.receive_text("is closed", timeout=5)
+        closed = f"#{number}: the customer changed the status to Closed"
+        await agent.wait_until(lambda inbox: closed in inbox[-1].get("text", ""), timeout=15)
+        assert relayed(agent, number) == [f"m{n}" for n in range(14)]
+
+
 async def test_staff_may_send_five_times_as_many_before_being_paced(tmp_path) -> None:
     async with started_bot(tmp_path, flood_limit=4) as harness:
         assert harness.application.bot_data.flood.staff_limit == 20
