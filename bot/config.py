@@ -55,7 +55,7 @@ class Settings(BaseSettings):
     dialogue_timeout_minutes: float = Field(default=30, gt=0)
     # A benchmarking knob: off measures the bot without AIORateLimiter's pacing.
     rate_limiter: bool = True
-    # Updates one user may send in 10 seconds before the bot asks them to slow down; 0 is off.
+    # Messages one person may send in 10 seconds before the bot paces relaying them; 0 is off.
     flood_limit: int = Field(default=20, ge=0)
 
     # A forum topic per ticket in private chats when the bot has topic mode on (auto), or not.

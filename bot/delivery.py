@@ -8,6 +8,9 @@ new message waits for its own chat only, never for the other chats. Each sent pa
 committed before its chat's next part (parts of different chats confirmed at the same time
 share one transaction), so a crash resends at most one part per chat: the one whose answer
 was lost.
+
+A paced row (a flood, bot/services/flood.py) waits for its `not_before` and holds only the later
+rows of its own chat and ticket, not the whole chat (see `_OUTSIDE_PACED_LANES`).
 """
 
 from __future__ import annotations
@@ -20,7 +23,8 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import Select, bindparam, case, func, insert, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -57,9 +61,46 @@ ALBUM_LIMIT = 10
 _HELD_CHATS = select(Delivery.chat_id).where(
     Delivery.status == PENDING, Delivery.next_try_at > bindparam("now")
 )
+
+# Pacing (bot/services/flood.py). A message relayed past its sender's flood limit is queued at
+# once with `not_before`, the time it may go. Until then it holds the later rows of its lane,
+# its chat *and* ticket, not the whole chat: a flooding customer's backlog never delays the
+# other customers' messages to the same agent. The lanes are few (the tickets of people being
+# paced), found through ix_deliveries_paced.
+_NOT_PACED_NOW = or_(Delivery.not_before.is_(None), Delivery.not_before <= bindparam("now"))
+_PACED_LANES = (
+    select(Delivery.chat_id, Delivery.ticket_id, func.min(Delivery.id).label("first_id"))
+    .where(Delivery.status == PENDING, Delivery.not_before > bindparam("now"))
+    .group_by(Delivery.chat_id, Delivery.ticket_id)
+    .subquery("paced")
+)
+_OUTSIDE_PACED_LANES = ~(
+    select(_PACED_LANES.c.first_id)
+    .where(
+        _PACED_LANES.c.chat_id == Delivery.chat_id,
+        _PACED_LANES.c.ticket_id == Delivery.ticket_id,
+        _PACED_LANES.c.first_id <= Delivery.id,
+    )
+    .exists()
+)
+# When the sender must look again: the next paced row falls due.
+_NEXT_PACED = select(func.min(Delivery.not_before)).where(
+    Delivery.status == PENDING, Delivery.not_before > bindparam("now")
+)
+
+
+async def _read_due(
+    session: AsyncSession, statement: Select, params: dict
+) -> tuple[list[Delivery], datetime | None]:
+    """The rows `statement` selects, and when the next paced row falls due (None: none)."""
+    rows = list(await session.scalars(statement, params))
+    return rows, await session.scalar(_NEXT_PACED, {"now": params["now"]})
+
+
 _DUE = (
     select(Delivery)
     .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
+    .where(_NOT_PACED_NOW, _OUTSIDE_PACED_LANES)
     .order_by(Delivery.id)
     .limit(BATCH)
 )
@@ -221,8 +262,11 @@ class DeliverySender:
                 busy = list(self._workers)
                 self._dirty.update(busy)  # rows queued for them: their workers read them
                 async with self._sessions() as session:
-                    rows = await session.scalars(_PENDING, {"now": utcnow(), "busy": busy})
-                    rows = list(rows)
+                    rows, paced = await _read_due(
+                        session, _PENDING, {"now": utcnow(), "busy": busy}
+                    )
+                if paced is not None:
+                    self._wake_at(paced)
                 if self._closed:
                     break
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
@@ -262,8 +306,11 @@ class DeliverySender:
                 self._dirty.discard(chat_id)
                 await self._said()
                 async with self._sessions() as session:
-                    rows = await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id})
-                    rows = list(rows)
+                    rows, paced = await _read_due(
+                        session, _CHAT_PENDING, {"now": utcnow(), "chat": chat_id}
+                    )
+                if paced is not None:
+                    self._wake_at(paced)
         except Exception:  # its rows stay pending: the sweep job tries them again
             log.exception("delivery to a chat failed")
             return sent

@@ -12,6 +12,7 @@ from handlers import (
     common,
     customers,
     membership,
+    moderation,
     registration,
     relay,
     reports,
@@ -27,7 +28,7 @@ EDITS_GROUP = -1  # edited messages: carried to the other side, and stopped ther
 
 def register(application: Application, settings: Settings) -> None:
     timeout = settings.dialogue_timeout_minutes
-    # One per Application: the flood limit the guard applies (FLOOD_LIMIT updates per window).
+    # One per Application: the pace of relaying past FLOOD_LIMIT messages per window.
     application.bot_data.flood = FloodLimiter.from_setting(settings.flood_limit)
     application.add_handlers(membership.handlers(), group=MEMBERSHIP_GROUP)
     application.add_handler(TypeHandler(Update, guard), group=GUARD_GROUP)
@@ -45,6 +46,7 @@ def register(application: Application, settings: Settings) -> None:
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
+            *moderation.handlers(),  # admins: /ban, /unban
             *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent
             *common.last_resort(),
         ]

@@ -24,7 +24,7 @@ class BotData:
     delivery: DeliverySender
     bot_username: str
     kick_email: Any  # () -> None: run the email outbox now
-    flood: FloodLimiter  # the per-user flood limit the guard applies
+    flood: FloodLimiter  # paces what a person relays past FLOOD_LIMIT (handlers/relay.py)
 
 
 class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):

@@ -11,7 +11,7 @@ from telegram.constants import ChatType, ParseMode
 from telegram.error import TelegramError
 from telegram.ext import ApplicationHandlerStop
 
-from bot.services import access, flood, users
+from bot.services import access, moderation, users
 from handlers import menus
 from handlers.context import HelpdeskContext
 from handlers.framework import topic_of
@@ -45,12 +45,6 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         raise ApplicationHandlerStop  # edits are carried from private chats only
     tg_user = update.effective_user
     is_admin = settings.is_admin(tg_user.id)
-    limiter = context.bot_data.flood
-    verdict = limiter.check(tg_user.id, staff=is_admin or limiter.is_staff(tg_user.id))
-    if verdict is not flood.Verdict.ACCEPT:
-        if verdict is flood.Verdict.WARN:
-            await _tell(update, context, flood.SLOW_DOWN)
-        raise ApplicationHandlerStop  # before any work: nothing read, nothing stored
     if in_team:
         await _team_member(update, context, is_admin=is_admin)
         return
@@ -78,7 +72,9 @@ async def guard(update: Update, context: HelpdeskContext) -> None:
         end(update, context.end_unit)
         context.redo_guard = touch
         menu_changed = await touch(session)
-    limiter.set_staff(tg_user.id, context.actor.is_staff)
+    # Staff cannot be banned (/ban refuses); one made staff later by ADMIN_IDS is not stopped.
+    if context.actor.banned and not context.actor.is_staff and not _allowed_while_banned(update):
+        await _stop_banned(update, context)
     refusal = _refusal(update, context)
     if menu_changed or refusal is not None:
         await context.end_unit()  # stored before anything is said (rare: new user, refusal)
@@ -119,6 +115,30 @@ async def _tell(update: Update, context: HelpdeskContext, text: str) -> None:
             )
     except TelegramError as error:
         log.warning("update %s: could not answer: %s", update.update_id, error)
+
+
+def _allowed_while_banned(update: Update) -> bool:
+    if update.callback_query is not None:
+        return access.may_press_while_banned(update.callback_query.data or "")
+    command = _command_of(update)
+    return command is not None and access.may_while_banned(command)
+
+
+async def _stop_banned(update: Update, context: HelpdeskContext) -> None:
+    """A banned person's update goes no further (nothing stored); they are told once a ban."""
+    await context.end_unit()  # the touch, committed before the second transaction
+    async with context.resources.session_factory() as session:
+        tell = await moderation.tell_once(session, user_id=context.actor.user_id)
+        await session.commit()
+    log.debug("update %s of a banned user stopped", update.update_id)
+    if tell:
+        await _tell(update, context, moderation.BANNED)
+    elif update.callback_query is not None:
+        try:
+            await update.callback_query.answer()  # the button stops spinning; nothing more
+        except TelegramError as error:
+            log.warning("update %s: could not answer: %s", update.update_id, error)
+    raise ApplicationHandlerStop
 
 
 def _refusal(update: Update, context: HelpdeskContext) -> str | None:

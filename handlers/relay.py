@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import logging
+from datetime import datetime, timedelta
 
 from telegram import Message, Update
 from telegram.ext import ApplicationHandlerStop, CallbackQueryHandler, MessageHandler, filters
 
-from bot.services import relay, validation
+from bot.clock import utcnow
+from bot.services import flood, relay, validation
 from bot.services.errors import ServiceError
 from bot.services.relay import Incoming, Outcome
 from handlers.context import HelpdeskContext
-from handlers.framework import Answer, Edit, Reply, Result, action
+from handlers.framework import Answer, Edit, Output, Reply, Result, action
 
 log = logging.getLogger(__name__)
 
@@ -71,22 +73,43 @@ def _header_of(message: Message) -> str | None:
     return body.split("\n", 1)[0]
 
 
+def paced(context: HelpdeskContext) -> tuple[datetime | None, list[Output]]:
+    """Count a message to be relayed against its sender's flood limit (bot/services/flood.py):
+    when it may be sent (None: at once), and the notice to say the first time it is paced."""
+    actor = context.actor
+    pace = context.bot_data.flood.pace(actor.telegram_id, staff=actor.is_staff)
+    if not pace.delay:
+        return None, []
+    notice = [Reply(flood.PACING)] if pace.notice else []
+    return utcnow() + timedelta(seconds=pace.delay), notice
+
+
 @action
 async def relay_message(update: Update, context: HelpdeskContext) -> Result:
     actor = context.actor
     if not actor.registered:
         return Reply("Welcome! Please register first: send /start.")
     incoming = incoming_of(update, update.message)
+    not_before, notice = paced(context)
     team_chat_id = context.resources.settings.team_chat_id
     if actor.is_staff:
         await relay.staff_message(
-            context.session, actor=actor, incoming=incoming, team_chat_id=team_chat_id
+            context.session,
+            actor=actor,
+            incoming=incoming,
+            not_before=not_before,
+            team_chat_id=team_chat_id,
         )
-        return None
+        return notice
     result = await relay.customer_message(
-        context.session, actor=actor, incoming=incoming, team_chat_id=team_chat_id
+        context.session,
+        actor=actor,
+        incoming=incoming,
+        not_before=not_before,
+        team_chat_id=team_chat_id,
     )
-    return _customer_answer(result)
+    answer = _customer_answer(result)
+    return [*notice, answer] if answer is not None else notice
 
 
 @action

@@ -12,6 +12,7 @@ from bot.services.errors import Invalid
 from bot.services.relay import Incoming
 from handlers.context import HelpdeskContext
 from handlers.framework import Reply, Result, action
+from handlers.relay import paced
 from handlers.render import STATUS_ARGS, ticket_line
 from handlers.threads import number_and_rest, topic_ticket
 from storage.models import Status
@@ -32,7 +33,7 @@ async def queue(update: Update, context: HelpdeskContext) -> Result:
 
 
 @action
-async def reply(update: Update, context: HelpdeskContext) -> Reply:
+async def reply(update: Update, context: HelpdeskContext) -> Result:
     number, text = await number_and_rest(
         update, context, usage="Usage: /reply N text", rest_required=True
     )
@@ -43,14 +44,16 @@ async def reply(update: Update, context: HelpdeskContext) -> Reply:
         message_id=message.message_id,
         text=text,
     )
+    not_before, notice = paced(context)
     await relay.staff_message(
         context.session,
         actor=context.actor,
         incoming=incoming,
         number=number,
         team_chat_id=context.resources.settings.team_chat_id,
+        not_before=not_before,
     )
-    return Reply(f"Sent to the customer of #{number}.")
+    return [Reply(f"Sent to the customer of #{number}."), *notice]
 
 
 @action

@@ -37,6 +37,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("addagent", frozenset({ADMIN}), "invite a new agent", "name [email]"),
     Command("removeagent", frozenset({ADMIN}), "remove an agent", "agent"),
     Command("report", frozenset({ADMIN}), "summary and chart", "[days]"),
+    Command("ban", frozenset({ADMIN}), "stop relaying a person's messages", "user [reason]"),
+    Command("unban", frozenset({ADMIN}), "relay a banned person's messages again", "user"),
     Command("profile", EVERYONE, "your profile"),
     Command("feedback", frozenset({CUSTOMER, AGENT}), "send feedback to the admins", "text"),
     Command("deleteme", frozenset({CUSTOMER}), "erase your personal data"),
@@ -55,6 +57,22 @@ BUTTON_COMMANDS = {
     "pick": "new",
     "erase": "deleteme",
 }
+
+
+# What a banned person may still do (/ban): look at and close their tickets, erase their data.
+# Anything else they send (messages, /new, /feedback, dialogue answers) is not passed on.
+WHILE_BANNED = frozenset(
+    {"help", "profile", "cancel", "skip", "tickets", "ticket", "close", "deleteme"}
+)
+
+
+def may_while_banned(command: str) -> bool:
+    return command in WHILE_BANNED
+
+
+def may_press_while_banned(data: str) -> bool:
+    command = BUTTON_COMMANDS.get(data.split(":", 1)[0])
+    return command is not None and may_while_banned(command)
 
 
 def effective_role(stored_role: str, *, is_admin: bool) -> Role:

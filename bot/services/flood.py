@@ -1,115 +1,115 @@
-"""A per-user flood limit: a sliding window of accepted updates per Telegram id.
+"""Pacing a person who writes faster than FLOOD_LIMIT messages in 10 seconds (never dropping).
 
-Why in memory: Telegram sends a bot's updates to one consumer, and one bot process is active
-at a time (a standby waits on the leader lock, architecture.md), so every update of a user
-passes through this one object. A restart or a takeover forgets the windows, which at worst
-lets a flooding user start a fresh window of ten seconds: nothing worth a table and a write
-per update. Updates of one chat are handled in order (bot/concurrency.py) and the event loop
-runs one check at a time, so no lock is needed.
+Each person's relayed messages pass a token bucket (the generic cell rate algorithm): the
+first `limit` within a window go at once; past that, one every `window / limit` seconds. A
+message past the limit is still stored and queued at once, in the relay's one transaction; only
+its delivery row carries a send time (`not_before`) that the delivery sender honours (see
+bot/delivery.py), so a crash loses nothing and the chat's order holds. Commands, buttons and
+dialogue answers are handled at once: they are answered to the person themself and relay
+nothing, and pausing them would hold up the acknowledgement of everyone's updates
+(bot/polling.py).
 
-Staff (agents, admins) get a limit five times higher rather than none: they legitimately
-answer in bursts (several replies, a row of /status commands), yet a runaway script in a staff
-account should not be able to flood customers through the bot either.
+A flood episode begins with the first paced message (the person is told once, `PACING`) and
+ends when the bucket is full again: the backlog has gone out and the person has written no
+faster than the limit for a whole window.
+
+Why in memory: Telegram sends a bot's updates to one consumer, and one bot process is active at
+a time (a standby waits on the leader lock, architecture.md), so every message of a person
+passes through this one object. A restart forgets the buckets; the rows already paced keep
+their send times, and the next messages queue behind them (bot/delivery.py), so order holds.
+Updates of one chat are handled in order (bot/concurrency.py) and the event loop runs one
+call at a time, so no lock is needed.
+
+Staff (agents, admins) get a limit five times higher: they legitimately answer in bursts, yet a
+runaway script in a staff account should not flood a customer either.
 """
 
 from __future__ import annotations
 
-import enum
-import sys
 import time
-from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-LIMIT = 20  # updates a user may send ...
-WINDOW = 10.0  # ... within this many seconds
+LIMIT = 20  # messages a person may send ...
+WINDOW = 10.0  # ... within this many seconds before they are paced
 STAFF_FACTOR = 5
-STAFF_LIMIT = STAFF_FACTOR * LIMIT  # the same, for agents and admins
 
-SLOW_DOWN = (
-    "You're sending messages very fast; please slow down. Nothing you sent before this was lost."
+PACING = (
+    "You're sending messages very fast, so they are now delivered at a steady pace, in order."
+    " Nothing you send is lost."
 )
 
 
-class Verdict(enum.Enum):
-    ACCEPT = "accept"  # handle the update
-    WARN = "warn"  # drop it, and tell the user once (SLOW_DOWN)
-    DROP = "drop"  # drop it silently: the user was told already in this window
+@dataclass(frozen=True)
+class Pace:
+    """When to send a person's message: `delay` seconds from now (0: at once)."""
+
+    delay: float = 0.0
+    notice: bool = False  # the first paced message of an episode: tell the person (PACING)
+
+
+AT_ONCE = Pace()
 
 
 @dataclass
-class _Window:
-    accepted: deque[float] = field(default_factory=deque)
-    warned_at: float | None = None
+class _Bucket:
+    due: float  # when the bucket is full again (the algorithm's theoretical arrival time)
+    told: bool = False
 
 
 class FloodLimiter:
-    """`check(telegram_id, staff=...)` once per update, before any work is done for it."""
+    """`pace(telegram_id, staff=...)` once per message to be relayed."""
 
     def __init__(
         self,
         *,
-        limit: int = LIMIT,
+        limit: int | None = LIMIT,
         window: float = WINDOW,
-        staff_limit: int = STAFF_LIMIT,
+        staff_limit: int | None = STAFF_FACTOR * LIMIT,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.limit = limit
         self.window = window
         self.staff_limit = staff_limit
         self._clock = clock
-        self._users: dict[int, _Window] = {}
-        self._staff: set[int] = set()
+        self._buckets: dict[int, _Bucket] = {}
         self._pruned_at = clock()
 
     @classmethod
     def from_setting(cls, limit: int) -> FloodLimiter:
-        """FLOOD_LIMIT updates per window for customers, five times that for staff; 0: off."""
+        """FLOOD_LIMIT messages per window for customers, five times that for staff; 0: off."""
         if limit == 0:
-            return cls(limit=sys.maxsize, staff_limit=sys.maxsize)
+            return cls(limit=None, staff_limit=None)
         return cls(limit=limit, staff_limit=STAFF_FACTOR * limit)
 
-    def is_staff(self, telegram_id: int) -> bool:
-        """Whether this user was staff when last seen (their role needs the database)."""
-        return telegram_id in self._staff
-
-    def set_staff(self, telegram_id: int, staff: bool) -> None:
-        if staff:
-            self._staff.add(telegram_id)
-        else:
-            self._staff.discard(telegram_id)
-
-    def check(self, telegram_id: int, *, staff: bool = False) -> Verdict:
-        """Count this update of `telegram_id` if it is within the limit; say what to do."""
+    def pace(self, telegram_id: int, *, staff: bool = False) -> Pace:
+        """Count a message of `telegram_id` and say when it may be sent."""
+        limit = self.staff_limit if staff else self.limit
+        if limit is None:
+            return AT_ONCE
         now = self._clock()
         self._prune(now)
-        entry = self._users.setdefault(telegram_id, _Window())
-        accepted = entry.accepted
-        while accepted and accepted[0] <= now - self.window:
-            accepted.popleft()
-        if len(accepted) < (self.staff_limit if staff else self.limit):
-            accepted.append(now)
-            return Verdict.ACCEPT
-        # Dropped updates are not counted: the user gets back in as the window slides.
-        if entry.warned_at is None or entry.warned_at <= now - self.window:
-            entry.warned_at = now
-            return Verdict.WARN
-        return Verdict.DROP
+        interval = self.window / limit
+        bucket = self._buckets.get(telegram_id)
+        if bucket is None or bucket.due <= now:  # full: a new episode, if any
+            bucket = self._buckets[telegram_id] = _Bucket(due=now)
+        # The bucket holds `limit` messages: a message may go when it is at most
+        # `window - interval` ahead of the steady rate.
+        send_at = max(now, bucket.due - (self.window - interval))
+        bucket.due += interval
+        if send_at - now < 1e-6:  # within rounding of the sum of intervals: not paced
+            return AT_ONCE
+        notice = not bucket.told
+        bucket.told = True
+        return Pace(delay=send_at - now, notice=notice)
 
     def _prune(self, now: float) -> None:
-        """Forget users idle for a whole window, at most once a window (memory stays small)."""
+        """Forget full buckets, at most once a window (memory stays small)."""
         if now - self._pruned_at < self.window:
             return
         self._pruned_at = now
-        horizon = now - self.window
-        idle = [
-            telegram_id
-            for telegram_id, entry in self._users.items()
-            if (not entry.accepted or entry.accepted[-1] <= horizon)
-            and (entry.warned_at is None or entry.warned_at <= horizon)
-        ]
-        for telegram_id in idle:
-            del self._users[telegram_id]
+        for telegram_id in [key for key, bucket in self._buckets.items() if bucket.due <= now]:
+            del self._buckets[telegram_id]
 
     def __len__(self) -> int:
-        return len(self._users)
+        return len(self._buckets)

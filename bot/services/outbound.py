@@ -50,7 +50,7 @@ async def queue_text(
     payload: dict[str, Any] = {"type": "text", "text": str(escape(text))}
     if buttons:
         payload["buttons"] = [[list(button) for button in row] for row in buttons]
-    return await _queue(session, chat_id, payload, ticket_id, None)
+    return await _queue(session, chat_id, payload, ticket_id, None, None)
 
 
 async def queue_relay_text(
@@ -63,12 +63,14 @@ async def queue_relay_text(
     message_id: int | None,
     reply_to: int | None = None,
     quote: str | None = None,
+    not_before: datetime | None = None,
 ) -> None:
     """Queue a plain text under a bold header line such as `#5 · Alice` (split if long);
-    `reply_to`: a message of that chat it answers, quoting `quote` of it."""
+    `reply_to`: a message of that chat it answers, quoting `quote` of it; `not_before`: a
+    paced message (bot/services/flood.py) is not sent before then."""
     payload: dict[str, Any] = {"type": "text", "header": header, "body": body}
     _answering(payload, reply_to, quote)
-    return await _queue(session, chat_id, payload, ticket_id, message_id)
+    return await _queue(session, chat_id, payload, ticket_id, message_id, not_before)
 
 
 def _answering(payload: dict[str, Any], reply_to: int | None, quote: str | None) -> None:
@@ -91,6 +93,7 @@ async def queue_relay_copy(
     reply_to: int | None = None,
     quote: str | None = None,
     album: str | None = None,
+    not_before: datetime | None = None,
 ) -> None:
     """Queue a copy of a media message; the header (if any) starts its caption. The copies
     of one `album` (its media_group_id) go out together, as one album."""
@@ -105,7 +108,7 @@ async def queue_relay_copy(
     if album is not None:
         payload["album"] = album
     _answering(payload, reply_to, quote)
-    return await _queue(session, chat_id, payload, ticket_id, message_id)
+    return await _queue(session, chat_id, payload, ticket_id, message_id, not_before)
 
 
 async def queue_edit(
@@ -133,11 +136,18 @@ async def _queue(
     payload: dict[str, Any],
     ticket_id: int | None,
     message_id: int | None,
+    not_before: datetime | None,
 ) -> None:
     # Core, not the ORM: nothing reads the row back in this transaction (the sender selects it).
     await session.execute(
         _INSERT,
-        {"chat_id": chat_id, "payload": payload, "ticket_id": ticket_id, "message_id": message_id},
+        {
+            "chat_id": chat_id,
+            "payload": payload,
+            "ticket_id": ticket_id,
+            "message_id": message_id,
+            "not_before": not_before,
+        },
     )
     session.info.setdefault(_QUEUED_CHATS, set()).add(chat_id)
 

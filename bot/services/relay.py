@@ -229,10 +229,18 @@ async def _answers(session: AsyncSession, incoming: Incoming) -> Answers | None:
 
 
 async def customer_message(
-    session: AsyncSession, *, actor: Actor, incoming: Incoming, team_chat_id: int | None = None
+    session: AsyncSession,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    team_chat_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> Result:
     """Route a customer's message to the agent of the ticket it belongs to (and to its topic in
-    the team chat, when there is one)."""
+    the team chat, when there is one).
+
+    `not_before`: the message is paced (bot/services/flood.py); it is stored now all the same.
+    """
     if await _is_duplicate(session, incoming.update_id):
         return Result(Outcome.DUPLICATE)
     number = await _ticket_of(session, incoming)
@@ -256,7 +264,12 @@ async def customer_message(
     )
     answers = await _answers(session, incoming)
     return await _attach(
-        session, message=message, ticket=ticket, team_chat_id=team_chat_id, answers=answers
+        session,
+        message=message,
+        ticket=ticket,
+        team_chat_id=team_chat_id,
+        answers=answers,
+        not_before=not_before,
     )
 
 
@@ -288,6 +301,7 @@ async def _attach(
     ticket: Ticket,
     team_chat_id: int | None,
     answers: Answers | None = None,
+    not_before: datetime | None = None,
 ) -> Result:
     customer = await users.get(session, ticket.customer_id)
     outcome = Outcome.RELAYED
@@ -322,6 +336,7 @@ async def _attach(
         chat_id=agent.telegram_id,
         header=header,
         answers=answers,
+        not_before=not_before,
     )
     return Result(outcome, number=ticket.id, message_id=message.id)
 
@@ -393,6 +408,7 @@ async def _queue_to(
     chat_id: int,
     header: str,
     answers: Answers | None = None,
+    not_before: datetime | None = None,
 ) -> None:
     reply = {}
     if answers is not None and answers.chat_id == chat_id:
@@ -406,6 +422,7 @@ async def _queue_to(
             ticket_id=ticket.id,
             message_id=message.id,
             **reply,
+            not_before=not_before,
         )
         return
     if message.media_kind in NO_CAPTION:
@@ -416,6 +433,7 @@ async def _queue_to(
             body=f"({message.media_kind})",
             ticket_id=ticket.id,
             message_id=message.id,
+            not_before=not_before,
         )
     await outbound.queue_relay_copy(
         session,
@@ -428,6 +446,7 @@ async def _queue_to(
         message_id=message.id,
         album=message.media_group_id,
         **reply,
+        not_before=not_before,
     )
 
 
@@ -438,10 +457,14 @@ async def staff_message(
     incoming: Incoming,
     number: int | None = None,
     team_chat_id: int | None = None,
+    not_before: datetime | None = None,
 ) -> int:
     """An agent's answer (a reply to a relayed message, a message in the ticket's topic, or
     /reply N) goes to the customer, and to the ticket's topic in the team chat if there is
-    one (unless it was written there)."""
+    one (unless it was written there).
+
+    `not_before`: the answer is paced (bot/services/flood.py); it is stored now all the same.
+    """
     if await _is_duplicate(session, incoming.update_id):
         return number or 0
     if number is None:
@@ -487,6 +510,7 @@ async def staff_message(
         chat_id=customer.telegram_id,
         header=header,
         answers=answers,
+        not_before=not_before,
     )
     if team_chat_id is not None and incoming.chat_id != team_chat_id:
         await _queue_to(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
-from sqlalchemy import bindparam, select, update
+from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
@@ -23,6 +23,7 @@ class Actor:
     role: Role
     name: str
     registered: bool
+    banned: bool = False  # /ban: nothing they write is relayed (handlers/guard.py)
 
     @property
     def is_staff(self) -> bool:
@@ -42,6 +43,7 @@ def actor_of(user: User, *, is_admin: bool) -> Actor:
         user.username,
         user.registered_at,
         is_admin=is_admin,
+        banned=user.banned_at is not None,
     )
 
 
@@ -54,6 +56,7 @@ def _actor(
     registered_at: object,
     *,
     is_admin: bool,
+    banned: bool = False,
 ) -> Actor:
     role = access.effective_role(stored_role, is_admin=is_admin)
     return Actor(
@@ -62,6 +65,7 @@ def _actor(
         role=role,
         name=display_name(name, username, telegram_id),
         registered=role is not Role.CUSTOMER or registered_at is not None,
+        banned=banned,
     )
 
 
@@ -93,6 +97,7 @@ _TOUCH = (
         _USERS.c.username,
         _USERS.c.registered_at,
         _USERS.c.blocked_at,
+        _USERS.c.banned_at,
     )
 )
 _SET_ROLE = update(_USERS).where(_USERS.c.id == bindparam("b_id")).values(role=bindparam("b_role"))
@@ -152,7 +157,14 @@ async def touch(
     else:
         role = stored
     actor = _actor(
-        row.id, telegram_id, role, row.name, row.username, row.registered_at, is_admin=is_admin
+        row.id,
+        telegram_id,
+        role,
+        row.name,
+        row.username,
+        row.registered_at,
+        is_admin=is_admin,
+        banned=row.banned_at is not None,
     )
     return actor, role != stored
 
@@ -207,15 +219,26 @@ async def find_staff(session: AsyncSession, ref: str) -> User:
     """An agent or admin by Telegram id or @username."""
     ref = ref.strip()
     query = select(User).where(User.role.in_([Role.AGENT, Role.ADMIN]), User.deleted_at.is_(None))
-    digits = ref.removeprefix("-")
-    if digits.isdecimal() and len(digits) <= 18:  # fits BIGINT; "²", "--5" are no ids
-        query = query.where(User.telegram_id == int(ref))
-    else:
-        query = query.where(User.username == ref.removeprefix("@"))
-    user = await session.scalar(query)
+    user = await session.scalar(query.where(_named_by(ref)))
     if user is None:
         raise NotFound(f"No agent {ref}.")
     return user
+
+
+async def find(session: AsyncSession, ref: str) -> User:
+    """Anyone who has written to the bot, by Telegram id or @username."""
+    ref = ref.strip()
+    user = await session.scalar(select(User).where(_named_by(ref)))
+    if user is None:
+        raise NotFound(f"No user {ref} has written to the bot.")
+    return user
+
+
+def _named_by(ref: str) -> ColumnElement[bool]:
+    digits = ref.removeprefix("-")
+    if digits.isdecimal() and len(digits) <= 18:  # fits BIGINT; "²", "--5" are no ids
+        return User.telegram_id == int(ref)
+    return User.username == ref.removeprefix("@")
 
 
 async def admins(session: AsyncSession) -> list[User]:

@@ -103,6 +103,11 @@ class User(Base):
     registered_at: Mapped[datetime | None]
     deleted_at: Mapped[datetime | None]
     blocked_at: Mapped[datetime | None]
+    # /ban: their messages are no longer relayed; told once (ban_told_at), tickets stay.
+    banned_at: Mapped[datetime | None]
+    banned_by: Mapped[int | None] = mapped_column(BigInteger)  # the admin's Telegram id
+    ban_reason: Mapped[str | None] = mapped_column(String(200))
+    ban_told_at: Mapped[datetime | None]
 
     @property
     def display_name(self) -> str:
@@ -218,7 +223,10 @@ class Delivery(Base):
     """One thing that must reach one chat; pending rows are sent in id order per chat."""
 
     __tablename__ = "deliveries"
-    __table_args__ = (Index("ix_deliveries_pending", "status", "chat_id", "id"),)
+    __table_args__ = (
+        Index("ix_deliveries_pending", "status", "chat_id", "id"),
+        Index("ix_deliveries_paced", "status", "not_before"),
+    )
 
     id: Mapped[int] = mapped_column(Id, primary_key=True)
     chat_id: Mapped[int] = mapped_column(BigInteger)
@@ -228,6 +236,8 @@ class Delivery(Base):
     status: Mapped[str] = mapped_column(String(16), default="pending")
     attempts: Mapped[int] = mapped_column(default=0)
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # A paced message (bot/services/flood.py): not sent before this; holds its chat and ticket.
+    not_before: Mapped[datetime | None]
     parts_sent: Mapped[int] = mapped_column(default=0)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)

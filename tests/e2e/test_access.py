@@ -33,6 +33,8 @@ ALLOWED = {
     "removeagent": {ADMIN},
     "assign": {ADMIN},
     "report": {ADMIN},
+    "ban": {ADMIN},
+    "unban": {ADMIN},
     "skip": EVERYONE,
     "resend": {CUSTOMER},
 }
@@ -65,6 +67,8 @@ async def test_every_command_for_every_role(harness: Harness) -> None:
         "removeagent": " 999",
         "addagent": " Temp Agent",
         "feedback": " all good",
+        "ban": " 999",
+        "unban": " 999",
     }
     for role, person in people.items():
         for command, roles in ALLOWED.items():
