@@ -152,6 +152,7 @@ async def erase(session: AsyncSession, *, user_id: int) -> Erased:
 
     user.telegram_id = alias
     user.name = user.username = user.email = user.phone = user.language = None
+    user.ban_reason = None  # an admin's words about them
     user.email_verified_at = user.registered_at = user.last_active_at = user.blocked_at = None
     await session.flush()
     return Erased(
