@@ -17,6 +17,7 @@ from handlers import (
     reports,
     staff,
     tickets,
+    tools,
 )
 from handlers.guard import guard
 
@@ -43,6 +44,7 @@ def register(application: Application, settings: Settings) -> None:
             *tickets.handlers(),  # customers and admins: /tickets, /ticket N
             *customers.handlers(),  # customers: /close, /feedback, /deleteme
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
+            *tools.handlers(),  # agents and admins: /canned, /r, /tag, /untag, /transfer, /history
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
             *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent

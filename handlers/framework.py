@@ -87,7 +87,16 @@ class Photo:
     filename: str = "image.png"
 
 
-Output = Reply | Answer | Edit | Menu | Photo
+@dataclass
+class File:
+    """A document (bytes) under a file name, with an optional HTML caption."""
+
+    data: bytes
+    filename: str
+    caption: str | None = None
+
+
+Output = Reply | Answer | Edit | Menu | Photo | File
 
 
 @dataclass
@@ -276,6 +285,14 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
                 await query.answer(output.text, show_alert=output.alert)
             elif isinstance(output, Photo):
                 await context.bot.send_photo(
+                    chat_id,
+                    InputFile(output.data, filename=output.filename),
+                    caption=output.caption,
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                )
+            elif isinstance(output, File):
+                await context.bot.send_document(
                     chat_id,
                     InputFile(output.data, filename=output.filename),
                     caption=output.caption,

@@ -41,6 +41,8 @@ def ticket_card(ticket: TicketView, *, for_role: Role) -> list[str]:
     lines.append(f"Agent: {esc(ticket.agent_name) if ticket.agent_name else 'not assigned yet'}")
     if ticket.rating:
         lines.append(f"Rating: {ticket.rating}/5")
+    if ticket.tags and for_role is not Role.CUSTOMER:
+        lines.append(f"Tags: {esc(', '.join(ticket.tags))}")
     head = "\n".join(lines)
     if utf16_len(head) + utf16_len(esc(ticket.description)) + 2 <= TEXT_LIMIT:
         return [f"{head}\n\n{esc(ticket.description)}"]

@@ -176,6 +176,40 @@ async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: Use
 
 
 @dataclass(frozen=True)
+class Transferred:
+    number: int
+    old_name: str
+    new_name: str
+
+
+RECAP = 10  # messages a new agent gets with the card
+
+
+async def transfer(session: AsyncSession, *, by: Actor, number: int, agent_ref: str) -> Transferred:
+    """/transfer N <agent>: hand an assigned ticket to another agent. The new agent gets the
+    card and the last messages, then whatever was still on its way to the old agent; both
+    agents and the customer are told."""
+    from bot.services import relay  # relay builds on the lifecycle
+
+    ticket = await tickets.load_visible(session, actor=by, number=number)
+    if ticket.status == Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is closed.")
+    if ticket.agent_id is None:
+        raise Invalid(f"#{number} has no agent yet: /assign gives it one.")
+    new = await users.find_staff(session, agent_ref)
+    if new.id == ticket.agent_id:
+        raise Invalid(f"#{number} is already {new.display_name}'s.")
+    old = await users.get(session, ticket.agent_id)
+    by_user = await users.get(session, by.user_id)
+    await _assign(session, ticket=ticket, agent=new, by=by_user)
+    last = await relay.recent(session, ticket=ticket, limit=RECAP, unsent_to=old.telegram_id)
+    await notices.recap(session, ticket=ticket, agent=new, messages=last)
+    await relay.hand_over(session, ticket=ticket, old=old, new=new)
+    await notices.transferred(session, ticket=ticket, old=old, new=new, by=by_user)
+    return Transferred(number=ticket.id, old_name=old.display_name, new_name=new.display_name)
+
+
+@dataclass(frozen=True)
 class Removed:
     name: str
     telegram_id: int

@@ -381,6 +381,60 @@ async def withdraw_from(session: AsyncSession, *, former_staff: User) -> None:
         await release_waiting(session, ticket=ticket, customer=customer, agent=agent)
 
 
+async def hand_over(session: AsyncSession, *, ticket: Ticket, old: User, new: User) -> None:
+    """A transfer: the ticket's messages not yet sent to the old agent go to the new one (in
+    order, and never to the old agent once this commits)."""
+    moved = list(
+        await session.scalars(
+            delete(Delivery)
+            .where(
+                Delivery.chat_id == old.telegram_id,
+                Delivery.ticket_id == ticket.id,
+                Delivery.status.in_(outbound.UNSENT),
+                Delivery.message_id.is_not(None),
+            )
+            .returning(Delivery.message_id)
+        )
+    )
+    outbound.withdrawn(session, old.telegram_id)
+    if not moved:
+        return
+    customer = await users.get(session, ticket.customer_id)
+    messages = await session.scalars(
+        select(Message).where(Message.id.in_(moved), Message.kind == CUSTOMER).order_by(Message.id)
+    )
+    for message in messages:
+        await _queue_to(
+            session,
+            message=message,
+            ticket=ticket,
+            chat_id=new.telegram_id,
+            header=_header(ticket.id, customer.display_name),
+        )
+
+
+async def recent(
+    session: AsyncSession, *, ticket: Ticket, limit: int, unsent_to: int
+) -> list[tuple[str, Message]]:
+    """The ticket's last `limit` messages both ways (notes aside), oldest first, with who
+    wrote each; those still unsent to chat `unsent_to` are left out (they are handed over)."""
+    unsent = select(Delivery.message_id).where(
+        Delivery.chat_id == unsent_to,
+        Delivery.status.in_(outbound.UNSENT),
+        Delivery.message_id.is_not(None),
+    )
+    rows = await session.execute(
+        select(Message, User)
+        .outerjoin(User, User.id == Message.author_id)
+        .where(Message.ticket_id == ticket.id, Message.kind.in_((CUSTOMER, AGENT)))
+        .where(Message.id.not_in(unsent))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    found = [(user.display_name if user else "someone", message) for message, user in rows]
+    return found[::-1]
+
+
 async def _queue_to(
     session: AsyncSession,
     *,
