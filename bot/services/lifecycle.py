@@ -158,6 +158,10 @@ async def take(session: AsyncSession, *, ticket: Ticket, agent: User) -> None:
 async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: User | None) -> None:
     from bot.services import relay  # relay builds on the lifecycle
 
+    # The ticket's row first (PostgreSQL; SQLite has one writer anyway): a customer's message
+    # being relayed meanwhile then goes to the new agent, or is committed before we move it.
+    locked = select(Ticket.id).where(Ticket.id == ticket.id).with_for_update(key_share=True)
+    await session.execute(locked)  # FOR NO KEY UPDATE: foreign-key checks (FOR KEY SHARE) pass
     now = utcnow_seconds()
     ticket.agent_id = agent.id
     ticket.assigned_at = now

@@ -137,6 +137,7 @@ _TOUCH_TICKET = (
     update(_TICKETS)
     .where(_TICKETS.c.id == bindparam("b_id"))
     .values(updated_at=bindparam("b_updated_at"))
+    .returning(_TICKETS.c.agent_id)
 )
 
 
@@ -169,8 +170,11 @@ async def _store(
 
 
 async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> None:
-    await session.execute(_TOUCH_TICKET, {"b_id": ticket.id, "b_updated_at": at})
+    """Touch the ticket, and take its agent as it is once the row is ours: an assignment or a
+    transfer committed meanwhile (PostgreSQL waits for it here) decides who gets the message."""
+    agent_id = await session.scalar(_TOUCH_TICKET, {"b_id": ticket.id, "b_updated_at": at})
     set_committed_value(ticket, "updated_at", at)
+    set_committed_value(ticket, "agent_id", agent_id)
 
 
 async def ticket_of_topic(

@@ -144,9 +144,9 @@ async def test_transfer_moves_the_ticket_and_what_was_on_its_way(harness: Harnes
     await customer.send("second, in flight")
     await customer.send("third, in flight")
     await sam.send(f"/transfer {number} @kim")
+    await kim.receive_text("Subject: Help")  # the transfer committed
     harness.standin.faults.clear()
-    await sam.receive_text("handed over")
-    await kim.receive_text("Subject: Help")
+    await sam.receive_text("handed over", timeout=10)
     recap = await kim.receive_text("the last")
     assert "Alice: first, delivered" in recap["text"]
     assert "Sam Support: answer, delivered" in recap["text"]
