@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.email import mails
 from bot.services import outbound
-from storage.models import Priority, Status, Ticket, User
+from storage.models import Message, Priority, Status, Ticket, User
 
 STATUS_MAILS = {
     Status.WAITING_CUSTOMER: "waiting_customer",
@@ -72,6 +72,44 @@ async def assigned(session: AsyncSession, *, ticket: Ticket, customer: User, age
             text=f"{agent.display_name} is now handling your ticket #{ticket.id}.",
         )
         await mails.queue_status_mail(session, ticket=ticket, customer=customer, event="assigned")
+
+
+async def recap(
+    session: AsyncSession, *, ticket: Ticket, agent: User, messages: list[tuple[str, Message]]
+) -> None:
+    """A new agent of a ticket gets its last messages, as one text (who wrote what)."""
+    if not messages:
+        return
+    lines = [
+        f"{name}: {message.text or f'({message.media_kind})'}"
+        if message.media_kind is None or message.text is None
+        else f"{name}: ({message.media_kind}) {message.text}"
+        for name, message in messages
+    ]
+    await outbound.queue_relay_text(
+        session,
+        chat_id=agent.telegram_id,
+        header=f"#{ticket.id} · the last {len(messages)} messages",
+        body="\n\n".join(lines),
+        ticket_id=ticket.id,
+        message_id=None,
+    )
+
+
+async def transferred(
+    session: AsyncSession, *, ticket: Ticket, old: User, new: User, by: User
+) -> None:
+    """The agent who had the ticket learns who has it now (the customer and the new agent
+    are told by `assigned`)."""
+    who = "" if by.id == old.id else f" by {by.display_name}"
+    await outbound.queue_relay_text(
+        session,
+        chat_id=old.telegram_id,
+        header=f"#{ticket.id} · handed over",
+        body=f"{ticket.subject}\nis now {new.display_name}'s (handed over{who}).",
+        ticket_id=ticket.id,
+        message_id=None,
+    )
 
 
 async def status_changed(

@@ -18,6 +18,7 @@ from handlers import (
     reports,
     staff,
     tickets,
+    tools,
 )
 from handlers.guard import guard
 
@@ -44,6 +45,7 @@ def register(application: Application, settings: Settings) -> None:
             *tickets.handlers(),  # customers and admins: /tickets, /ticket N
             *customers.handlers(),  # customers: /close, /feedback, /deleteme
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
+            *tools.handlers(),  # agents and admins: /canned, /r, /tag, /untag, /transfer, /history
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
             *moderation.handlers(),  # admins: /ban, /unban

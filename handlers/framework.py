@@ -89,7 +89,16 @@ class Photo:
     filename: str = "image.png"
 
 
-Output = Reply | Answer | Edit | Menu | Photo
+@dataclass
+class File:
+    """A document (bytes) under a file name, with an optional HTML caption."""
+
+    data: bytes
+    filename: str
+    caption: str | None = None
+
+
+Output = Reply | Answer | Edit | Menu | Photo | File
 
 
 @dataclass
@@ -300,6 +309,14 @@ async def say(update: Update, context: HelpdeskContext, result: Result) -> None:
                     chat_id,
                     InputFile(output.data, filename=output.filename),
                     caption=None if output.caption is None else escape(output.caption),
+                    parse_mode=ParseMode.HTML,
+                    message_thread_id=thread,
+                )
+            elif isinstance(output, File):
+                await context.bot.send_document(
+                    chat_id,
+                    InputFile(output.data, filename=output.filename),
+                    caption=output.caption,
                     parse_mode=ParseMode.HTML,
                     message_thread_id=thread,
                 )

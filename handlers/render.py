@@ -50,6 +50,8 @@ def ticket_card(ticket: TicketView, *, for_role: Role) -> list[Markup]:
     lines.append(f"Agent: {ticket.agent_name or 'not assigned yet'}")
     if ticket.rating:
         lines.append(f"Rating: {ticket.rating}/5")
+    if ticket.tags and for_role is not Role.CUSTOMER:
+        lines.append(Markup("Tags: {}").format(", ".join(ticket.tags)))
     head = Markup("\n").join(lines)
     description = escape(ticket.description)
     if utf16_len(head) + utf16_len(description) + 2 <= TEXT_LIMIT:

@@ -14,7 +14,7 @@ from telegram.ext import (
     filters,
 )
 
-from bot.services import lifecycle, tickets, validation
+from bot.services import lifecycle, tags, tickets, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
 from handlers.framework import (
@@ -139,9 +139,15 @@ def conversation(timeout_minutes: float) -> ConversationHandler:
 def _scope(context: HelpdeskContext) -> str:
     if context.actor.role is Role.CUSTOMER:
         return "all"
-    scope = (context.args or ["open"])[0].lower()
+    return _checked_scope((context.args or ["open"])[0].lower())
+
+
+def _checked_scope(scope: str) -> str:
+    """`open`, `unassigned`, `all`, or `tag:word` with a valid tag."""
+    if scope.startswith("tag:"):
+        return "tag:" + tags.parse(scope[4:])
     if scope not in ("open", "unassigned", "all"):
-        raise Invalid("Use /tickets open, /tickets unassigned or /tickets all.")
+        raise Invalid("Use /tickets open, /tickets unassigned, /tickets all or /tickets tag:word.")
     return scope
 
 
@@ -176,11 +182,10 @@ async def list_tickets(update: Update, context: HelpdeskContext) -> Result:
 @action
 async def turn_page(update: Update, context: HelpdeskContext) -> Result:
     try:
-        _, scope, offset = update.callback_query.data.split(":")
-        if scope not in ("open", "unassigned", "all"):
-            raise ValueError
+        scope, offset = update.callback_query.data.split(":", 1)[1].rsplit(":", 1)
+        scope = _checked_scope(scope)
         start = validation.small_number(offset, digits=9)
-    except ValueError:
+    except (ValueError, Invalid):
         return Answer("This button is not valid.", alert=True)
     if context.actor.role is Role.CUSTOMER:
         scope = "all"

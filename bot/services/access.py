@@ -24,7 +24,9 @@ COMMANDS: tuple[Command, ...] = (
     Command("start", EVERYONE, "start or register"),
     Command("help", EVERYONE, "what you can do here"),
     Command("new", frozenset({CUSTOMER}), "open a new ticket"),
-    Command("tickets", frozenset({CUSTOMER, ADMIN}), "list tickets", "[open|unassigned|all]"),
+    Command(
+        "tickets", frozenset({CUSTOMER, ADMIN}), "list tickets", "[open|unassigned|all|tag:word]"
+    ),
     Command("ticket", EVERYONE, "show one ticket", "N"),
     Command("close", frozenset({CUSTOMER}), "close your ticket", "N"),
     Command("queue", STAFF, "tickets waiting for you"),
@@ -32,6 +34,12 @@ COMMANDS: tuple[Command, ...] = (
     Command("note", STAFF, "internal note, never shown to the customer", "N text"),
     Command("status", STAFF, "change a ticket's status", "N status"),
     Command("resolve", STAFF, "mark a ticket resolved", "N"),
+    Command("r", STAFF, "send a canned reply", "N name"),
+    Command("canned", STAFF, "canned replies (admins: add, del)"),
+    Command("tag", STAFF, "tag a ticket", "N word..."),
+    Command("untag", STAFF, "remove a tag", "N word"),
+    Command("transfer", STAFF, "hand a ticket to another agent", "N agent"),
+    Command("history", STAFF, "the whole conversation as a file", "N"),
     Command("assign", frozenset({ADMIN}), "assign a ticket to an agent", "N [agent]"),
     Command("agents", frozenset({ADMIN}), "list the agents"),
     Command("addagent", frozenset({ADMIN}), "invite a new agent", "name [email]"),
@@ -56,6 +64,7 @@ BUTTON_COMMANDS = {
     "rate": "close",
     "pick": "new",
     "erase": "deleteme",
+    "canned": "canned",
 }
 
 

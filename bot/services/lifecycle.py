@@ -157,6 +157,10 @@ async def take(session: AsyncSession, *, ticket: Ticket, agent: User) -> None:
 async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: User | None) -> None:
     from bot.services import relay  # relay builds on the lifecycle
 
+    # The ticket's row first (PostgreSQL; SQLite has one writer anyway): a customer's message
+    # being relayed meanwhile then goes to the new agent, or is committed before we move it.
+    locked = select(Ticket.id).where(Ticket.id == ticket.id).with_for_update(key_share=True)
+    await session.execute(locked)  # FOR NO KEY UPDATE: foreign-key checks (FOR KEY SHARE) pass
     now = utcnow_seconds()
     ticket.agent_id = agent.id
     ticket.assigned_at = now
@@ -172,6 +176,40 @@ async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: Use
     customer, _ = await _people(session, ticket)
     await notices.assigned(session, ticket=ticket, customer=customer, agent=agent)
     await relay.release_waiting(session, ticket=ticket, customer=customer, agent=agent)
+
+
+@dataclass(frozen=True)
+class Transferred:
+    number: int
+    old_name: str
+    new_name: str
+
+
+RECAP = 10  # messages a new agent gets with the card
+
+
+async def transfer(session: AsyncSession, *, by: Actor, number: int, agent_ref: str) -> Transferred:
+    """/transfer N <agent>: hand an assigned ticket to another agent. The new agent gets the
+    card and the last messages, then whatever was still on its way to the old agent; both
+    agents and the customer are told."""
+    from bot.services import relay  # relay builds on the lifecycle
+
+    ticket = await tickets.load_visible(session, actor=by, number=number)
+    if ticket.status == Status.CLOSED:
+        raise Invalid(f"Ticket #{number} is closed.")
+    if ticket.agent_id is None:
+        raise Invalid(f"#{number} has no agent yet: /assign gives it one.")
+    new = await users.find_staff(session, agent_ref)
+    if new.id == ticket.agent_id:
+        raise Invalid(f"#{number} is already {new.display_name}'s.")
+    old = await users.get(session, ticket.agent_id)
+    by_user = await users.get(session, by.user_id)
+    await _assign(session, ticket=ticket, agent=new, by=by_user)
+    last = await relay.recent(session, ticket=ticket, limit=RECAP, unsent_to=old.telegram_id)
+    await notices.recap(session, ticket=ticket, agent=new, messages=last)
+    await relay.hand_over(session, ticket=ticket, old=old, new=new)
+    await notices.transferred(session, ticket=ticket, old=old, new=new, by=by_user)
+    return Transferred(number=ticket.id, old_name=old.display_name, new_name=new.display_name)
 
 
 @dataclass(frozen=True)

@@ -137,6 +137,7 @@ _TOUCH_TICKET = (
     update(_TICKETS)
     .where(_TICKETS.c.id == bindparam("b_id"))
     .values(updated_at=bindparam("b_updated_at"))
+    .returning(_TICKETS.c.agent_id)
 )
 
 
@@ -169,8 +170,11 @@ async def _store(
 
 
 async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> None:
-    await session.execute(_TOUCH_TICKET, {"b_id": ticket.id, "b_updated_at": at})
+    """Touch the ticket, and take its agent as it is once the row is ours: an assignment or a
+    transfer committed meanwhile (PostgreSQL waits for it here) decides who gets the message."""
+    agent_id = await session.scalar(_TOUCH_TICKET, {"b_id": ticket.id, "b_updated_at": at})
     set_committed_value(ticket, "updated_at", at)
+    set_committed_value(ticket, "agent_id", agent_id)
 
 
 async def ticket_of_topic(
@@ -398,6 +402,60 @@ async def withdraw_from(session: AsyncSession, *, former_staff: User) -> None:
         customer = await users.get(session, ticket.customer_id)
         agent = await users.get(session, ticket.agent_id)
         await release_waiting(session, ticket=ticket, customer=customer, agent=agent)
+
+
+async def hand_over(session: AsyncSession, *, ticket: Ticket, old: User, new: User) -> None:
+    """A transfer: the ticket's messages not yet sent to the old agent go to the new one (in
+    order, and never to the old agent once this commits)."""
+    moved = list(
+        await session.scalars(
+            delete(Delivery)
+            .where(
+                Delivery.chat_id == old.telegram_id,
+                Delivery.ticket_id == ticket.id,
+                Delivery.status.in_(outbound.UNSENT),
+                Delivery.message_id.is_not(None),
+            )
+            .returning(Delivery.message_id)
+        )
+    )
+    outbound.withdrawn(session, old.telegram_id)
+    if not moved:
+        return
+    customer = await users.get(session, ticket.customer_id)
+    messages = await session.scalars(
+        select(Message).where(Message.id.in_(moved), Message.kind == CUSTOMER).order_by(Message.id)
+    )
+    for message in messages:
+        await _queue_to(
+            session,
+            message=message,
+            ticket=ticket,
+            chat_id=new.telegram_id,
+            header=_header(ticket.id, customer.display_name),
+        )
+
+
+async def recent(
+    session: AsyncSession, *, ticket: Ticket, limit: int, unsent_to: int
+) -> list[tuple[str, Message]]:
+    """The ticket's last `limit` messages both ways (notes aside), oldest first, with who
+    wrote each; those still unsent to chat `unsent_to` are left out (they are handed over)."""
+    unsent = select(Delivery.message_id).where(
+        Delivery.chat_id == unsent_to,
+        Delivery.status.in_(outbound.UNSENT),
+        Delivery.message_id.is_not(None),
+    )
+    rows = await session.execute(
+        select(Message, User)
+        .outerjoin(User, User.id == Message.author_id)
+        .where(Message.ticket_id == ticket.id, Message.kind.in_((CUSTOMER, AGENT)))
+        .where(Message.id.not_in(unsent))
+        .order_by(Message.id.desc())
+        .limit(limit)
+    )
+    found = [(user.display_name if user else "someone", message) for message, user in rows]
+    return found[::-1]
 
 
 async def _queue_to(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from sqlalchemy import Select, func, select
@@ -13,7 +13,7 @@ from bot.clock import utcnow_seconds
 from bot.services import activities, validation
 from bot.services.errors import Invalid, NotFound
 from bot.services.users import Actor
-from storage.models import Priority, Role, Status, Ticket, User
+from storage.models import Priority, Role, Status, Ticket, TicketTag, User
 
 ACTIVE = [s.value for s in Status if s is not Status.CLOSED]
 OPEN = [s.value for s in Status if not s.is_solved]
@@ -33,6 +33,7 @@ class TicketView:
     agent_telegram_id: int | None
     created_at: datetime
     rating: int | None
+    tags: tuple[str, ...] = ()
 
 
 def parse_priority(value: str) -> Priority:
@@ -140,7 +141,10 @@ async def view(session: AsyncSession, *, actor: Actor, number: int) -> TicketVie
     row = (await session.execute(_visible_to(query.where(Ticket.id == number), actor))).first()
     if row is None:
         raise NotFound(f"You have no ticket #{number}.")
-    return _view(*row)
+    tagged = await session.scalars(
+        select(TicketTag.tag).where(TicketTag.ticket_id == number).order_by(TicketTag.tag)
+    )
+    return replace(_view(*row), tags=tuple(tagged))
 
 
 async def listing(
@@ -148,18 +152,24 @@ async def listing(
 ) -> tuple[list[TicketView], int]:
     """A page of tickets `actor` may see, newest first, with the total count.
 
-    scope: `open` (neither Resolved nor Closed), `active` (not Closed), `unassigned`, `all`.
+    scope: `open` (neither Resolved nor Closed), `active` (not Closed), `unassigned`, `all`,
+    `tag:word` (tagged so, any status).
     """
     query, _, _ = _view_query()
     query = _visible_to(query, actor)
-    if scope == "open":
+    if scope.startswith("tag:"):
+        from bot.services import tags  # tags builds on tickets
+
+        tagged = select(TicketTag.ticket_id).where(TicketTag.tag == tags.parse(scope[4:]))
+        query = query.where(Ticket.id.in_(tagged))
+    elif scope == "open":
         query = query.where(Ticket.status.in_(OPEN))
     elif scope == "active":
         query = query.where(Ticket.status.in_(ACTIVE))
     elif scope == "unassigned":
         query = query.where(Ticket.agent_id.is_(None), Ticket.status.in_(ACTIVE))
     elif scope != "all":
-        raise Invalid("Use /tickets open, /tickets unassigned or /tickets all.")
+        raise Invalid("Use /tickets open, /tickets unassigned, /tickets all or /tickets tag:word.")
     total = await session.scalar(select(func.count()).select_from(query.subquery()))
     rows = await session.execute(query.order_by(Ticket.id.desc()).offset(offset).limit(limit))
     return [_view(*row) for row in rows], int(total or 0)
