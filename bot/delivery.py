@@ -8,24 +8,35 @@ new message waits for its own chat only, never for the other chats. Each sent pa
 committed before its chat's next part (parts of different chats confirmed at the same time
 share one transaction), so a crash resends at most one part per chat: the one whose answer
 was lost.
+
+Several processes may send (the running bot, `python bot.py job delivery-sweep` from cron):
+each claims a chat's rows before sending them (`storage.claims`: a lease in `next_try_at`,
+`claimed_by` naming the process), always together with every older pending row of that chat,
+so no two processes send the same row or one chat's rows side by side. A process renews its
+leases while it sends and gives back what it did not send when it stops; one that dies gives
+its rows back when the lease ends (LEASE), and whoever runs then sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import bindparam, case, func, insert, select, update
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, insert, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 
 from bot.clock import utcnow
 from bot.formatting import caption_with_header, with_header
+from storage import claims
 from storage.db import SessionFactory
 from storage.models import ChatMessageRef, Delivery, User
 
@@ -40,20 +51,41 @@ BATCH = 500
 CONCURRENT_CHATS = 16
 
 
-# A chat whose oldest pending row is postponed is held whole: its rows are not even read, so
-# a long backlog of one held chat never fills a batch that other chats' rows should have.
+# A claim is this process's for LEASE; it is renewed every RENEW_EVERY while it sends. A
+# worker stops before a part when less than LEASE_MARGIN of its claim may be left, so a send
+# in flight ends before another process could take the row.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = 5.0
+LEASE_MARGIN = 5.0
+
+# A chat whose oldest pending row is postponed (or claimed by another process) is held whole:
+# its rows are not even read, so a long backlog of one held chat never fills a batch that
+# other chats' rows should have.
 _HELD_CHATS = select(Delivery.chat_id).where(
     Delivery.status == PENDING, Delivery.next_try_at > bindparam("now")
 )
 _DUE = (
     select(Delivery)
-    .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
+    .where(
+        Delivery.status == PENDING,
+        Delivery.next_try_at <= bindparam("now"),  # checked again on a row locked meanwhile
+        Delivery.chat_id.not_in(_HELD_CHATS),
+    )
     .order_by(Delivery.id)
     .limit(BATCH)
 )
 # A pass: the chats that have no worker now (a busy chat's worker reads its own rows).
 _PENDING = _DUE.where(Delivery.chat_id.not_in(bindparam("busy", expanding=True)))
 _CHAT_PENDING = _DUE.where(Delivery.chat_id == bindparam("chat"))
+
+
+def _unfinished(rows: type[Delivery]) -> ColumnElement[bool]:
+    return rows.status == PENDING
+
+
+def claimer_name(role: str) -> str:
+    """Who claims in `claimed_by`: the role, the host and the process, unique per run."""
+    return f"{role}:{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
 
 
 def backoff(failures: int) -> timedelta:
@@ -70,11 +102,15 @@ def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
 
 
 class DeliverySender:
-    """One per process; `kick()` after a commit that queued rows, `sweep()` from the job."""
+    """One per process; `kick()` after a commit that queued rows, `sweep()` from the job.
 
-    def __init__(self, session_factory: SessionFactory, bot: Bot) -> None:
+    `role` starts the name this process claims rows under (`bot`, or `job` from cron).
+    """
+
+    def __init__(self, session_factory: SessionFactory, bot: Bot, *, role: str = "bot") -> None:
         self._sessions = session_factory
         self._bot = bot
+        self.name = claimer_name(role)
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._lock = asyncio.Lock()
@@ -86,6 +122,8 @@ class DeliverySender:
         self._holds: set[asyncio.Future[None]] = set()  # answers to be said before a read
         self._workers: dict[int, asyncio.Task[int]] = {}  # chat id: the worker sending to it
         self._dirty: set[int] = set()  # busy chats with rows queued since their worker read
+        self._leases: dict[int, float] = {}  # chat id: loop time its worker's claim ends
+        self._renewer: asyncio.Task[None] | None = None
 
     def kick(
         self, *, after: asyncio.Future[None] | None = None, chats: Collection[int] | None = None
@@ -140,6 +178,73 @@ class DeliverySender:
         tasks = [*self._workers.values(), *([self._task] if self._task is not None else [])]
         return [task for task in tasks if not task.done()]
 
+    async def _claim(self, due: Select[tuple[Delivery]], **params: object) -> list[Delivery]:
+        """Claim the rows `due` selects for this process (committed), in id order."""
+        now = utcnow()
+        async with self._sessions() as session:
+            result = await claims.claim(
+                session,
+                Delivery,
+                due,
+                values={"claimed_by": self.name, "next_try_at": now + LEASE},
+                returning=(Delivery,),
+                in_order_of="chat_id",
+                unfinished=_unfinished,
+                params={"now": now, **params},
+            )
+            rows = list(result.scalars())
+            await session.commit()
+        rows.sort(key=lambda row: row.id)
+        return rows
+
+    def _note_claim(self, chat_id: int, claimed_at: float) -> None:
+        """The chat's worker holds a claim made at loop time `claimed_at`."""
+        self._leases[chat_id] = claimed_at + LEASE.total_seconds()
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_leases(), name="delivery-leases")
+
+    def _claim_lasts(self, chat_id: int) -> bool:
+        """Whether the chat's claim surely lasts past a send starting now."""
+        until = self._leases.get(chat_id, 0.0)
+        return asyncio.get_running_loop().time() + LEASE_MARGIN < until
+
+    async def _renew_leases(self) -> None:
+        """While workers send, extend this process's claims every RENEW_EVERY seconds.
+
+        A claim that lapsed before a renewal is not counted as renewed (another process may
+        have taken its rows meanwhile): its worker stops at its next row.
+        """
+        loop = asyncio.get_running_loop()
+        while self._leases and not self._closed:
+            await asyncio.sleep(RENEW_EVERY)
+            started = loop.time()
+            valid = [chat for chat, until in self._leases.items() if until > started]
+            try:
+                async with self._sessions() as session:
+                    await session.execute(
+                        update(Delivery)
+                        .where(Delivery.claimed_by == self.name, Delivery.status == PENDING)
+                        .values(next_try_at=utcnow() + LEASE)
+                    )
+                    await session.commit()
+            except Exception:
+                log.warning("delivery claims not renewed", exc_info=True)
+                continue
+            for chat in valid:
+                if chat in self._leases:
+                    self._leases[chat] = started + LEASE.total_seconds()
+
+    async def _release(self, chat_id: int | None = None) -> None:
+        """Give back this process's claimed rows (of one chat, or all): due again now."""
+        statement = update(Delivery).where(
+            Delivery.claimed_by == self.name, Delivery.status == PENDING
+        )
+        if chat_id is not None:
+            statement = statement.where(Delivery.chat_id == chat_id)
+        async with self._sessions() as session:
+            await session.execute(statement.values(claimed_by=None, next_try_at=utcnow()))
+            await session.commit()
+
     async def wait_idle(self) -> None:
         """Until no pass and no chat's worker is running."""
         while running := self._running():
@@ -153,6 +258,8 @@ class DeliverySender:
         self._closed = True
         if self._wakeup is not None:
             self._wakeup.cancel()
+        if self._renewer is not None:
+            self._renewer.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while (running := self._running()) and (left := deadline - loop.time()) > 0:
@@ -162,6 +269,10 @@ class DeliverySender:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         await self._confirmations.drain()  # a part that went out is stored before we stop
+        try:
+            await self._release()  # the next run (or another process) sends them at once
+        except Exception:
+            log.warning("claimed deliveries not given back; they are due again in %s", LEASE)
 
     async def sweep(self) -> int:
         """Send every due row; returns how many rows the chats' workers it started delivered."""
@@ -176,15 +287,13 @@ class DeliverySender:
                 await self._said()
                 busy = list(self._workers)
                 self._dirty.update(busy)  # rows queued for them: their workers read them
-                async with self._sessions() as session:
-                    rows = await session.scalars(_PENDING, {"now": utcnow(), "busy": busy})
-                    rows = list(rows)
-                if self._closed:
-                    break
+                claimed_at = asyncio.get_running_loop().time()
+                rows = await self._claim(_PENDING, busy=busy)
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for row in rows:
                     by_chat[row.chat_id].append(row)
                 for chat_id, chat_rows in by_chat.items():
+                    self._note_claim(chat_id, claimed_at)
                     task = asyncio.create_task(self._work(chat_id, chat_rows), name="delivery")
                     self._workers[chat_id] = task
                     started.append(task)
@@ -203,6 +312,8 @@ class DeliverySender:
             while True:
                 async with self._limit:
                     for row in rows:  # all due: a chat with a postponed row is not read
+                        if self._closed or not self._claim_lasts(chat_id):
+                            return sent  # the claim may lapse before the answer: stop here
                         if not await self._send_row(row):
                             self._wake_at(row.next_try_at)
                             return sent
@@ -211,15 +322,24 @@ class DeliverySender:
                     return sent
                 self._dirty.discard(chat_id)
                 await self._said()
-                async with self._sessions() as session:
-                    rows = await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id})
-                    rows = list(rows)
+                claimed_at = asyncio.get_running_loop().time()
+                rows = await self._claim(_CHAT_PENDING, chat=chat_id)
+                self._note_claim(chat_id, claimed_at)
         except Exception:  # its rows stay pending: the sweep job tries them again
             log.exception("delivery to a chat failed")
             return sent
         finally:
             del self._workers[chat_id]
             self._dirty.discard(chat_id)
+            self._leases.pop(chat_id, None)
+            if not self._closed:  # closing gives back every claim at once
+                await self._release_quietly(chat_id)
+
+    async def _release_quietly(self, chat_id: int) -> None:
+        try:
+            await self._release(chat_id)
+        except Exception:
+            log.warning("claimed deliveries not given back; they are due again in %s", LEASE)
 
     async def _send_row(self, row: Delivery) -> bool:
         """Deliver one row; False leaves it (and its chat's later rows) for a later pass."""
@@ -293,7 +413,12 @@ class DeliverySender:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == row.id)
-                .values(attempts=row.attempts, next_try_at=row.next_try_at, last_error=error[:500])
+                .values(
+                    attempts=row.attempts,
+                    next_try_at=row.next_try_at,
+                    claimed_by=None,  # held by its back-off now, not by this process
+                    last_error=error[:500],
+                )
             )
             await session.commit()
 
@@ -414,5 +539,9 @@ async def sweep_once(resources: Resources) -> int:
         raise RuntimeError("TELEGRAM_BOT_TOKEN is needed to deliver Telegram messages")
     root = settings.telegram_api_url
     bot = Bot(settings.telegram_bot_token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
+    sender = DeliverySender(resources.session_factory, bot, role="job")
     async with bot:
-        return await DeliverySender(resources.session_factory, bot).sweep()
+        try:
+            return await sender.sweep()
+        finally:
+            await sender.close(grace=0)
