@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
@@ -17,10 +19,12 @@ import handlers
 from bot import jobs
 from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import DeliverySender
+from bot.email import mails
 from bot.polling import AcknowledgingApplication, AcknowledgingBot, UpdateAcks
 from bot.resources import Resources
 from handlers import menus
 from handlers.context import BotData, HelpdeskContext
+from storage.db import on_transaction_end
 from storage.models import Role, User
 from storage.persistence import DatabasePersistence
 
@@ -82,6 +86,8 @@ async def start_resources(application: Application) -> None:
     data.bot_username = application.bot.username
     data.delivery = DeliverySender(resources.session_factory, application.bot)
     data.kick_email = lambda: application.job_queue.run_once(_send_mail_now, 0)
+    # Any commit that queued mail (a handler, a dialogue step, a button, a job) sends it now.
+    on_transaction_end(resources.session_factory, functools.partial(_mail_queued, data))
     await _set_menus(application)
     sender = data.delivery
     jobs.schedule_jobs(application.job_queue, resources, delivery_sweep=lambda _: sender.sweep())
@@ -109,6 +115,11 @@ async def _set_menus(application: Application) -> None:
         chats[admin_id] = Role.ADMIN
     for chat_id, role in chats.items():
         await menus.set_menu(application.bot, chat_id, role)
+
+
+def _mail_queued(data: BotData, session: Session, committed: bool) -> None:
+    if mails.queued(session) and committed:
+        data.kick_email()
 
 
 async def _send_mail_now(context: HelpdeskContext) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event
@@ -13,6 +14,7 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
 
 from storage.sqlite import BUSY_TIMEOUT_MS, begin_immediate, use_inline_connections
@@ -91,4 +93,13 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # Sessions of a class of this factory's own, so that `on_transaction_end` hooks are its only.
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=sessionmaker())
+
+
+def on_transaction_end(factory: SessionFactory, hook: Callable[[Session, bool], None]) -> None:
+    """Call `hook(session, committed)` after every commit (True) or rollback (False) of a
+    session of `factory`; it runs inside the commit, so it should only schedule work."""
+    maker = factory.kw["sync_session_class"]
+    event.listen(maker, "after_commit", lambda session: hook(session, True))
+    event.listen(maker, "after_rollback", lambda session: hook(session, False))
