@@ -49,6 +49,7 @@ PENDING, SENT, BLOCKED, FAILED = "pending", "sent", "blocked", "failed"
 MAX_BACKOFF = timedelta(minutes=1)
 BATCH = 500
 CONCURRENT_CHATS = 16
+JOB_GRACE_SECONDS = 30.0  # `job delivery-sweep`: what a send under way may take to finish
 
 
 # A claim is this process's for LEASE; it is renewed every RENEW_EVERY while it sends. A
@@ -124,6 +125,7 @@ class DeliverySender:
         self._dirty: set[int] = set()  # busy chats with rows queued since their worker read
         self._leases: dict[int, float] = {}  # chat id: loop time its worker's claim ends
         self._renewer: asyncio.Task[None] | None = None
+        self.delivered = 0  # rows this sender's workers finished (sent, blocked or refused)
 
     def kick(
         self, *, after: asyncio.Future[None] | None = None, chats: Collection[int] | None = None
@@ -318,6 +320,7 @@ class DeliverySender:
                             self._wake_at(row.next_try_at)
                             return sent
                         sent += 1
+                        self.delivered += 1
                 if chat_id not in self._dirty or self._closed:
                     return sent
                 self._dirty.discard(chat_id)
@@ -542,6 +545,8 @@ async def sweep_once(resources: Resources) -> int:
     sender = DeliverySender(resources.session_factory, bot, role="job")
     async with bot:
         try:
-            return await sender.sweep()
+            await sender.sweep()
         finally:
-            await sender.close(grace=0)
+            # Sends under way (a retry that fell due meanwhile) end and are stored; no new ones.
+            await sender.close(grace=JOB_GRACE_SECONDS)
+    return sender.delivered
