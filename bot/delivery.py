@@ -219,6 +219,8 @@ class DeliverySender:
         loop = asyncio.get_running_loop()
         while self._leases and not self._closed:
             await asyncio.sleep(RENEW_EVERY)
+            if not self._leases:
+                break  # every worker ended (and gave back what it had not sent)
             started = loop.time()
             valid = [chat for chat, until in self._leases.items() if until > started]
             try:
@@ -310,6 +312,7 @@ class DeliverySender:
     async def _work(self, chat_id: int, rows: list[Delivery]) -> int:
         """A chat's worker: send its rows, then whatever was queued for it meanwhile."""
         sent = 0
+        unsent = True  # claimed rows it has not finished, to give back when it stops
         try:
             while True:
                 async with self._limit:
@@ -321,11 +324,13 @@ class DeliverySender:
                             return sent
                         sent += 1
                         self.delivered += 1
+                unsent = False
                 if chat_id not in self._dirty or self._closed:
                     return sent
                 self._dirty.discard(chat_id)
                 await self._said()
                 claimed_at = asyncio.get_running_loop().time()
+                unsent = True
                 rows = await self._claim(_CHAT_PENDING, chat=chat_id)
                 self._note_claim(chat_id, claimed_at)
         except Exception:  # its rows stay pending: the sweep job tries them again
@@ -335,7 +340,7 @@ class DeliverySender:
             del self._workers[chat_id]
             self._dirty.discard(chat_id)
             self._leases.pop(chat_id, None)
-            if not self._closed:  # closing gives back every claim at once
+            if unsent and not self._closed:  # closing gives back every claim at once
                 await self._release_quietly(chat_id)
 
     async def _release_quietly(self, chat_id: int) -> None:
