@@ -9,12 +9,16 @@ from __future__ import annotations
 
 import asyncio
 import sys
+from datetime import timedelta
 
 from sqlalchemy import func, insert, select
+from telegram import Bot
 
 import bot.jobs
+from bot import delivery
+from bot.delivery import DeliverySender
 from storage.models import Delivery
-from tests.support.harness import Harness, started_bot
+from tests.support.harness import TOKEN, Harness, started_bot
 from tests.support.process import ROOT, bot_environment
 
 CHATS = list(range(3001, 3013))
@@ -118,3 +122,40 @@ async def test_live_bot_and_cron_sweep_send_each_row_once_in_order(tmp_path, mon
         sent_by_bot = await count(harness, Delivery.claimed_by.like("bot:%"))
         assert sent_by_jobs > 0 and sent_by_bot > 0
         assert sent_by_jobs + sent_by_bot == len(CHATS) * ROWS_PER_CHAT
+
+
+async def test_a_claim_is_renewed_while_its_chat_is_sent_to(tmp_path, monkeypatch) -> None:
+    """Sending a chat's backlog outlasts the lease: renewed, it is never taken over."""
+    monkeypatch.setattr(bot.jobs, "SWEEP_INTERVAL_SECONDS", 3600)
+    monkeypatch.setattr(delivery, "LEASE", timedelta(seconds=1.2))
+    monkeypatch.setattr(delivery, "RENEW_EVERY", 0.3)
+    monkeypatch.setattr(delivery, "LEASE_MARGIN", 0.4)
+    async with started_bot(tmp_path) as harness:
+        standin = harness.standin
+        chat_id = CHATS[0]
+        standin.user(chat_id, first_name="Chat").chat.known = True
+        await asyncio.sleep(1.5)  # the bot's first sweep (1 s after start) has run
+        standin.latency = 0.15  # 20 sends: about 3 s, more than twice the lease
+        async with harness.resources.session_factory() as session:
+            await session.execute(
+                insert(Delivery),
+                [
+                    {"chat_id": chat_id, "payload": {"type": "text", "text": text(chat_id, n)}}
+                    for n in range(20)
+                ],
+            )
+            await session.commit()
+        sender = harness.application.bot_data.delivery
+        sender.kick()
+        other_bot = Bot(TOKEN, base_url=f"{standin.url}/bot")
+        async with other_bot:
+            other = DeliverySender(harness.resources.session_factory, other_bot, role="job")
+            while await count(harness, Delivery.status == "pending"):
+                await other.sweep()  # a job that tries again and again meanwhile
+                await asyncio.sleep(0.1)
+            await other.close(grace=5)
+        await sender.wait_idle()
+        received = [message["text"] for message in standin.user(chat_id).inbox]
+        assert received == [text(chat_id, n) for n in range(20)]
+        assert other.delivered == 0
+        assert await count(harness, Delivery.claimed_by.like("bot:%")) == 20
