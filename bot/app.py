@@ -119,7 +119,10 @@ async def _set_menus(application: Application) -> None:
 
 def _mail_queued(data: BotData, session: Session, committed: bool) -> None:
     if mails.queued(session) and committed:
-        data.kick_email()
+        try:
+            data.kick_email()
+        except Exception:  # raised inside a commit that succeeded: must not look like it failed
+            log.exception("mail sender not woken; the outbox's periodic pass sends the mail")
 
 
 async def _send_mail_now(context: HelpdeskContext) -> None:
