@@ -26,7 +26,12 @@ demo: $(VENV)/.run-installed  ## a scripted session against the local stand-in, 
 
 # The suite runs on SQLite, then again on PostgreSQL when TEST_DATABASE_URL names a reachable
 # server (a maintenance database such as postgresql+asyncpg://postgres@127.0.0.1:5433/postgres;
-# each test gets a database of its own there). .ci/run starts one for it.
+# each test gets a database of its own there). .ci/run starts one for it. A short third pass
+# runs the storage, relay and crash tests on stock aiosqlite (SQLITE_DRIVER=aiosqlite), the
+# fallback should an aiosqlite release change what the inline driver replaces.
+FALLBACK_TESTS := tests/storage tests/e2e/test_relay.py tests/e2e/test_crash.py \
+	tests/e2e/test_delivery_sweep.py
+
 test: $(VENV)/.test-installed  ## install and run the whole suite (SQLite, then PostgreSQL)
 	@if $(PY) -m tests.support.databases reachable; then pg=1; else pg=0; fi; \
 	echo "== SQLite pass"; \
@@ -34,7 +39,9 @@ test: $(VENV)/.test-installed  ## install and run the whole suite (SQLite, then 
 	if [ $$pg = 1 ]; then \
 		echo "== PostgreSQL pass"; \
 		$(PY) -m pytest -q || exit $$?; \
-	fi
+	fi; \
+	echo "== SQLite on stock aiosqlite (SQLITE_DRIVER=aiosqlite)"; \
+	env -u TEST_DATABASE_URL SQLITE_DRIVER=aiosqlite $(PY) -m pytest -q $(FALLBACK_TESTS) || exit $$?
 
 lint: $(VENV)/.test-installed
 	$(VENV)/bin/ruff check .

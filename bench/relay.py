@@ -60,7 +60,7 @@ from bot.services import relay, users  # noqa: E402
 from bot.standin import BotApiStandin  # noqa: E402
 from storage.db import create_engine, create_session_factory  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
-from storage.sqlite import InlineConnection  # noqa: E402
+from storage.sqlite_inline import InlineConnection  # noqa: E402
 from tests.support.harness import ADMIN_ID, BOT_USERNAME, TOKEN  # noqa: E402
 from tests.support.process import bot_environment, terminate  # noqa: E402
 

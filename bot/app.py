@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 from telegram.error import TelegramError
 from telegram.ext import AIORateLimiter, Application, ApplicationBuilder, ContextTypes, Defaults
 from telegram.request import HTTPXRequest
@@ -17,12 +19,14 @@ import handlers
 from bot import jobs
 from bot.concurrency import PerChatUpdateProcessor
 from bot.delivery import DeliverySender
+from bot.email import mails
 from bot.polling import AcknowledgingApplication, AcknowledgingBot, UpdateAcks
 from bot.resources import Resources
 from bot.services import roles
 from bot.topics import check_team_chat, router_for
 from handlers import menus
 from handlers.context import BotData, HelpdeskContext
+from storage.db import on_transaction_end
 from storage.models import Role, User
 from storage.persistence import DatabasePersistence
 
@@ -87,6 +91,8 @@ async def start_resources(application: Application) -> None:
         await check_team_chat(application.bot, resources.settings.team_chat_id)
     data.delivery = DeliverySender(resources.session_factory, application.bot, topics)
     data.kick_email = lambda: application.job_queue.run_once(_send_mail_now, 0)
+    # Any commit that queued mail (a handler, a dialogue step, a button, a job) sends it now.
+    on_transaction_end(resources.session_factory, functools.partial(_mail_queued, data))
     reconciled = await roles.at_start(resources.session_factory, resources.settings.admin_ids)
     await _set_menus(application, former_staff=reconciled.demoted)
     sender = data.delivery
@@ -117,6 +123,14 @@ async def _set_menus(application: Application, *, former_staff: list[int]) -> No
         chats.setdefault(chat_id, Role.CUSTOMER)  # back to the default menu
     for chat_id, role in chats.items():
         await menus.set_menu(application.bot, chat_id, role)
+
+
+def _mail_queued(data: BotData, session: Session, committed: bool) -> None:
+    if mails.queued(session) and committed:
+        try:
+            data.kick_email()
+        except Exception:  # raised inside a commit that succeeded: must not look like it failed
+            log.exception("mail sender not woken; the outbox's periodic pass sends the mail")
 
 
 async def _send_mail_now(context: HelpdeskContext) -> None:

@@ -8,7 +8,7 @@ from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apscheduler.triggers.cron import CronTrigger
-from pydantic import Field, ValidationError, field_validator, model_validator
+from pydantic import Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 OFF = "off"
@@ -31,6 +31,9 @@ class Settings(BaseSettings):
     telegram_bot_token: str | None = None
     telegram_api_url: str = "https://api.telegram.org"
     database_url: str = "sqlite+aiosqlite:///data/helpdesk.db"
+    # SQLite's calls on the event loop's thread (inline, fast; checks aiosqlite's internals at
+    # start) or on stock aiosqlite's threads (aiosqlite: the fallback if those changed).
+    sqlite_driver: Literal["inline", "aiosqlite"] = "inline"
     admin_ids: Annotated[list[int], NoDecode] = Field(default_factory=list)
     admin_emails: Annotated[list[str], NoDecode] = Field(default_factory=list)
 
@@ -106,6 +109,19 @@ class Settings(BaseSettings):
     def _async_driver(cls, value: str) -> str:
         if not value.startswith(("sqlite+aiosqlite://", "postgresql+asyncpg://")):
             raise ValueError("use sqlite+aiosqlite:///path.db or postgresql+asyncpg://...")
+        return value
+
+    @field_validator("sqlite_driver")
+    @classmethod
+    def _driver_fits_aiosqlite(cls, value: str, info: ValidationInfo) -> str:
+        url = info.data.get("database_url", "")
+        if value == "inline" and url.startswith("sqlite"):
+            from storage.sqlite import UnsupportedAiosqlite
+
+            try:
+                import storage.sqlite_inline  # noqa: F401  (importing it checks aiosqlite)
+            except UnsupportedAiosqlite as error:
+                raise ValueError(str(error)) from None
         return value
 
     @model_validator(mode="after")

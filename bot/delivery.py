@@ -11,20 +11,29 @@ was lost.
 
 A paced row (a flood, bot/services/flood.py) waits for its `not_before` and holds only the later
 rows of its own chat and ticket, not the whole chat (see `_OUTSIDE_PACED_LANES`).
+
+Several processes may send (the running bot, `python bot.py job delivery-sweep` from cron):
+each claims a chat's rows before sending them (`storage.claims`: a lease in `next_try_at`,
+`claimed_by` naming the process), always together with every older pending row of that chat,
+so no two processes send the same row or one chat's rows side by side. A process renews its
+leases while it sends and gives back what it did not send when it stops; one that dies gives
+its rows back when the lease ends (LEASE), and whoever runs then sends them.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import secrets
+import socket
 from collections import defaultdict
 from collections.abc import Collection
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
-from sqlalchemy import Select, bindparam, case, func, insert, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import ColumnElement, Select, bindparam, case, func, insert, or_, select, update
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -39,6 +48,7 @@ from bot.formatting import (
 )
 from bot.services.outbound import HELD_UNTIL
 from bot.topics import TopicRouter, is_thread_gone, router_for
+from storage import claims
 from storage.db import SessionFactory
 from storage.models import ChatMessageRef, Delivery, Message, User
 
@@ -54,10 +64,19 @@ BATCH = 500
 CONCURRENT_CHATS = 16
 ALBUM_WAIT = timedelta(seconds=1)  # an album's items arrive as separate updates
 ALBUM_LIMIT = 10
+JOB_GRACE_SECONDS = 30.0  # `job delivery-sweep`: what a send under way may take to finish
 
 
-# A chat whose oldest pending row is postponed is held whole: its rows are not even read, so
-# a long backlog of one held chat never fills a batch that other chats' rows should have.
+# A claim is this process's for LEASE; it is renewed every RENEW_EVERY while it sends. A
+# worker stops before a part when less than LEASE_MARGIN of its claim may be left, so a send
+# in flight ends before another process could take the row.
+LEASE = timedelta(seconds=15)
+RENEW_EVERY = 5.0
+LEASE_MARGIN = 5.0
+
+# A chat whose oldest pending row is postponed (or claimed by another process) is held whole:
+# its rows are not even read, so a long backlog of one held chat never fills a batch that
+# other chats' rows should have.
 _HELD_CHATS = select(Delivery.chat_id).where(
     Delivery.status == PENDING, Delivery.next_try_at > bindparam("now")
 )
@@ -89,17 +108,13 @@ _NEXT_PACED = select(func.min(Delivery.not_before)).where(
 )
 
 
-async def _read_due(
-    session: AsyncSession, statement: Select, params: dict
-) -> tuple[list[Delivery], datetime | None]:
-    """The rows `statement` selects, and when the next paced row falls due (None: none)."""
-    rows = list(await session.scalars(statement, params))
-    return rows, await session.scalar(_NEXT_PACED, {"now": params["now"]})
-
-
 _DUE = (
     select(Delivery)
-    .where(Delivery.status == PENDING, Delivery.chat_id.not_in(_HELD_CHATS))
+    .where(
+        Delivery.status == PENDING,
+        Delivery.next_try_at <= bindparam("now"),  # checked again on a row locked meanwhile
+        Delivery.chat_id.not_in(_HELD_CHATS),
+    )
     .where(_NOT_PACED_NOW, _OUTSIDE_PACED_LANES)
     .order_by(Delivery.id)
     .limit(BATCH)
@@ -132,6 +147,15 @@ def _albums(rows: list[Delivery]) -> list[list[Delivery]]:
     return groups
 
 
+def _unfinished(rows: type[Delivery]) -> ColumnElement[bool]:
+    return rows.status == PENDING
+
+
+def claimer_name(role: str) -> str:
+    """Who claims in `claimed_by`: the role, the host and the process, unique per run."""
+    return f"{role}:{socket.gethostname()[:30]}:{os.getpid()}:{secrets.token_hex(3)}"
+
+
 def backoff(failures: int) -> timedelta:
     """0.5 s, 1 s, 2 s, ... up to a minute between tries after network errors and 5xx."""
     return min(timedelta(seconds=0.5 * 2 ** min(max(failures - 1, 0), 10)), MAX_BACKOFF)
@@ -146,14 +170,23 @@ def keyboard(rows: list[list[list[str]]] | None) -> InlineKeyboardMarkup | None:
 
 
 class DeliverySender:
-    """One per process; `kick()` after a commit that queued rows, `sweep()` from the job."""
+    """One per process; `kick()` after a commit that queued rows, `sweep()` from the job.
+
+    `role` starts the name this process claims rows under (`bot`, or `job` from cron).
+    """
 
     def __init__(
-        self, session_factory: SessionFactory, bot: Bot, topics: TopicRouter | None = None
+        self,
+        session_factory: SessionFactory,
+        bot: Bot,
+        topics: TopicRouter | None = None,
+        *,
+        role: str = "bot",
     ) -> None:
         self._sessions = session_factory
         self._bot = bot
         self._topics = topics  # None: no forum topics (the header layout everywhere)
+        self.name = claimer_name(role)
         self._task: asyncio.Task[None] | None = None
         self._again = False
         self._lock = asyncio.Lock()
@@ -166,6 +199,9 @@ class DeliverySender:
         self._workers: dict[int, asyncio.Task[int]] = {}  # chat id: the worker sending to it
         self._dirty: set[int] = set()  # busy chats with rows queued since their worker read
         self._withdrawn: set[int] = set()  # busy chats whose rows were withdrawn meanwhile
+        self._leases: dict[int, float] = {}  # chat id: loop time its worker's claim ends
+        self._renewer: asyncio.Task[None] | None = None
+        self.delivered = 0  # rows this sender's workers finished (sent, blocked or refused)
 
     def kick(
         self, *, after: asyncio.Future[None] | None = None, chats: Collection[int] | None = None
@@ -225,6 +261,78 @@ class DeliverySender:
         tasks = [*self._workers.values(), *([self._task] if self._task is not None else [])]
         return [task for task in tasks if not task.done()]
 
+    async def _claim(self, due: Select[tuple[Delivery]], **params: object) -> list[Delivery]:
+        """Claim the rows `due` selects for this process (committed), in id order."""
+        now = utcnow()
+        async with self._sessions() as session:
+            result = await claims.claim(
+                session,
+                Delivery,
+                due,
+                values={"claimed_by": self.name, "next_try_at": now + LEASE},
+                returning=(Delivery,),
+                in_order_of="chat_id",
+                unfinished=_unfinished,
+                params={"now": now, **params},
+            )
+            rows = list(result.scalars())
+            paced = await session.scalar(_NEXT_PACED, {"now": now})
+            await session.commit()
+        if paced is not None:  # a paced row falls due later: be awake for it
+            self._wake_at(paced)
+        rows.sort(key=lambda row: row.id)
+        return rows
+
+    def _note_claim(self, chat_id: int, claimed_at: float) -> None:
+        """The chat's worker holds a claim made at loop time `claimed_at`."""
+        self._leases[chat_id] = claimed_at + LEASE.total_seconds()
+        if self._renewer is None or self._renewer.done():
+            self._renewer = asyncio.create_task(self._renew_leases(), name="delivery-leases")
+
+    def _claim_lasts(self, chat_id: int) -> bool:
+        """Whether the chat's claim surely lasts past a send starting now."""
+        until = self._leases.get(chat_id, 0.0)
+        return asyncio.get_running_loop().time() + LEASE_MARGIN < until
+
+    async def _renew_leases(self) -> None:
+        """While workers send, extend this process's claims every RENEW_EVERY seconds.
+
+        A claim that lapsed before a renewal is not counted as renewed (another process may
+        have taken its rows meanwhile): its worker stops at its next row.
+        """
+        loop = asyncio.get_running_loop()
+        while self._leases and not self._closed:
+            await asyncio.sleep(RENEW_EVERY)
+            if not self._leases:
+                break  # every worker ended (and gave back what it had not sent)
+            started = loop.time()
+            valid = [chat for chat, until in self._leases.items() if until > started]
+            try:
+                async with self._sessions() as session:
+                    await session.execute(
+                        update(Delivery)
+                        .where(Delivery.claimed_by == self.name, Delivery.status == PENDING)
+                        .values(next_try_at=utcnow() + LEASE)
+                    )
+                    await session.commit()
+            except Exception:
+                log.warning("delivery claims not renewed", exc_info=True)
+                continue
+            for chat in valid:
+                if chat in self._leases:
+                    self._leases[chat] = started + LEASE.total_seconds()
+
+    async def _release(self, chat_id: int | None = None) -> None:
+        """Give back this process's claimed rows (of one chat, or all): due again now."""
+        statement = update(Delivery).where(
+            Delivery.claimed_by == self.name, Delivery.status == PENDING
+        )
+        if chat_id is not None:
+            statement = statement.where(Delivery.chat_id == chat_id)
+        async with self._sessions() as session:
+            await session.execute(statement.values(claimed_by=None, next_try_at=utcnow()))
+            await session.commit()
+
     async def wait_idle(self) -> None:
         """Until no pass and no chat's worker is running."""
         while running := self._running():
@@ -238,6 +346,8 @@ class DeliverySender:
         self._closed = True
         if self._wakeup is not None:
             self._wakeup.cancel()
+        if self._renewer is not None:
+            self._renewer.cancel()
         loop = asyncio.get_running_loop()
         deadline = loop.time() + grace
         while (running := self._running()) and (left := deadline - loop.time()) > 0:
@@ -247,6 +357,10 @@ class DeliverySender:
             task.cancel()
         await asyncio.gather(*running, return_exceptions=True)
         await self._confirmations.drain()  # a part that went out is stored before we stop
+        try:
+            await self._release()  # the next run (or another process) sends them at once
+        except Exception:
+            log.warning("claimed deliveries not given back; they are due again in %s", LEASE)
 
     async def sweep(self) -> int:
         """Send every due row; returns how many rows the chats' workers it started delivered."""
@@ -261,18 +375,13 @@ class DeliverySender:
                 await self._said()
                 busy = list(self._workers)
                 self._dirty.update(busy)  # rows queued for them: their workers read them
-                async with self._sessions() as session:
-                    rows, paced = await _read_due(
-                        session, _PENDING, {"now": utcnow(), "busy": busy}
-                    )
-                if paced is not None:
-                    self._wake_at(paced)
-                if self._closed:
-                    break
+                claimed_at = asyncio.get_running_loop().time()
+                rows = await self._claim(_PENDING, busy=busy)
                 by_chat: dict[int, list[Delivery]] = defaultdict(list)
                 for row in rows:
                     by_chat[row.chat_id].append(row)
                 for chat_id, chat_rows in by_chat.items():
+                    self._note_claim(chat_id, claimed_at)
                     task = asyncio.create_task(self._work(chat_id, chat_rows), name="delivery")
                     self._workers[chat_id] = task
                     started.append(task)
@@ -287,6 +396,7 @@ class DeliverySender:
     async def _work(self, chat_id: int, rows: list[Delivery]) -> int:
         """A chat's worker: send its rows, then whatever was queued for it meanwhile."""
         sent = 0
+        unsent = True  # claimed rows it has not finished, to give back when it stops
         try:
             while True:
                 rows = await self._album_complete(chat_id, rows)
@@ -294,23 +404,26 @@ class DeliverySender:
                     for group in _albums(rows):  # all due: a chat with a postponed row is not read
                         if chat_id in self._withdrawn:
                             self._withdrawn.discard(chat_id)
+                            await self._release_quietly(chat_id)  # the rest: claimed again
                             self._dirty.add(chat_id)  # read again: the withdrawn rows are gone
                             break
+                        if self._closed or not self._claim_lasts(chat_id):
+                            return sent  # the claim may lapse before the answer: stop here
                         if not await self._send_row(group):
                             if group[0].next_try_at < HELD_UNTIL:
                                 self._wake_at(group[0].next_try_at)
                             return sent
                         sent += len(group)
+                        self.delivered += len(group)
+                unsent = False
                 if chat_id not in self._dirty or self._closed:
                     return sent
                 self._dirty.discard(chat_id)
                 await self._said()
-                async with self._sessions() as session:
-                    rows, paced = await _read_due(
-                        session, _CHAT_PENDING, {"now": utcnow(), "chat": chat_id}
-                    )
-                if paced is not None:
-                    self._wake_at(paced)
+                claimed_at = asyncio.get_running_loop().time()
+                unsent = True
+                rows = await self._claim(_CHAT_PENDING, chat=chat_id)
+                self._note_claim(chat_id, claimed_at)
         except Exception:  # its rows stay pending: the sweep job tries them again
             log.exception("delivery to a chat failed")
             return sent
@@ -318,18 +431,30 @@ class DeliverySender:
             del self._workers[chat_id]
             self._dirty.discard(chat_id)
             self._withdrawn.discard(chat_id)
+            self._leases.pop(chat_id, None)
+            if unsent and not self._closed:  # closing gives back every claim at once
+                await self._release_quietly(chat_id)
+
+    async def _release_quietly(self, chat_id: int) -> None:
+        try:
+            await self._release(chat_id)
+        except Exception:
+            log.warning("claimed deliveries not given back; they are due again in %s", LEASE)
 
     async def _album_complete(self, chat_id: int, rows: list[Delivery]) -> list[Delivery]:
         """An album arrives as one update per item: a moment after its first item was queued
-        the chat's rows are read again, so the album goes out whole."""
+        the chat's rows are given back and claimed again, so the album goes out whole."""
         young = [
             row.created_at + ALBUM_WAIT for row in rows if row.payload.get("album") is not None
         ]
         if not young or (wait := (max(young) - utcnow()).total_seconds()) <= 0:
             return rows
         await asyncio.sleep(wait)
-        async with self._sessions() as session:
-            return list(await session.scalars(_CHAT_PENDING, {"now": utcnow(), "chat": chat_id}))
+        await self._release(chat_id)
+        claimed_at = asyncio.get_running_loop().time()
+        rows = await self._claim(_CHAT_PENDING, chat=chat_id)
+        self._note_claim(chat_id, claimed_at)
+        return rows
 
     async def _send_row(self, group: list[Delivery]) -> bool:
         """Deliver one row (or an album's rows at once); False leaves it (and its chat's later
@@ -522,7 +647,12 @@ class DeliverySender:
             await session.execute(
                 update(Delivery)
                 .where(Delivery.id == row.id)
-                .values(attempts=row.attempts, next_try_at=row.next_try_at, last_error=error[:500])
+                .values(
+                    attempts=row.attempts,
+                    next_try_at=row.next_try_at,
+                    claimed_by=None,  # held by its back-off now, not by this process
+                    last_error=error[:500],
+                )
             )
             await session.commit()
 
@@ -543,9 +673,14 @@ class DeliverySender:
         async with self._sessions() as session:
             held = await session.execute(
                 update(Delivery)
-                # Unless released while this send was on its way: then it is simply due.
-                .where(Delivery.id == row.id, Delivery.next_try_at == row.next_try_at)
-                .values(next_try_at=HELD_UNTIL, attempts=row.attempts + 1, last_error=error[:500])
+                # Unless given back while this send was on its way: then it is simply due.
+                .where(Delivery.id == row.id, Delivery.claimed_by == self.name)
+                .values(
+                    next_try_at=HELD_UNTIL,
+                    claimed_by=None,  # held by the block now, not by this process
+                    attempts=row.attempts + 1,
+                    last_error=error[:500],
+                )
             )
             if held.rowcount:
                 await session.execute(
@@ -659,4 +794,10 @@ async def sweep_once(resources: Resources) -> int:
     bot = Bot(settings.telegram_bot_token, base_url=f"{root}/bot", base_file_url=f"{root}/file/bot")
     async with bot:  # getMe: whether topic mode is on
         topics = router_for(settings, bot, resources.session_factory)
-        return await DeliverySender(resources.session_factory, bot, topics).sweep()
+        sender = DeliverySender(resources.session_factory, bot, topics, role="job")
+        try:
+            await sender.sweep()
+        finally:
+            # Sends under way (a retry that fell due meanwhile) end and are stored; no new ones.
+            await sender.close(grace=JOB_GRACE_SECONDS)
+    return sender.delivered

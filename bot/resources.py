@@ -25,7 +25,7 @@ class Resources:
     @classmethod
     def open(cls, settings: Settings) -> Resources:
         email = EmailService.from_settings(settings)
-        engine = create_engine(settings.database_url)
+        engine = create_engine(settings.database_url, sqlite_driver=settings.sqlite_driver)
         return cls(
             settings=settings,
             engine=engine,

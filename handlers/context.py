@@ -44,7 +44,6 @@ class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
         # Re-applies the guard's own writes (users.touch) after the handler rolled back.
         self.redo_guard: Callable[[AsyncSession], Awaitable[object]] | None = None
         self.dialogue: dict[str, Any] = {}
-        self.mail_queued = False
 
     @property
     def actor(self) -> Actor:

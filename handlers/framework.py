@@ -267,15 +267,13 @@ def _prompt_of(stored: dict) -> Reply:
 
 
 def after_commit(context: HelpdeskContext, session: AsyncSession) -> asyncio.Future[None]:
-    """Wake the senders for whatever the transaction queued. Telegram deliveries wait for the
-    returned future, to be resolved once the answer was said: the chat sees the answer before
-    the notices its own update queued."""
+    """Wake the Telegram sender for the chats the transaction queued rows for; they wait for
+    the returned future, to be resolved once the answer was said: the chat sees the answer
+    before the notices its own update queued. (Queued mail wakes the mail sender on every
+    commit, handler or not: bot/app.py.)"""
     said: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     context.bot_data.delivery.withdrawn(outbound.withdrawn_chats(session))
     context.bot_data.delivery.kick(after=said, chats=outbound.queued_chats(session))
-    if context.mail_queued:
-        context.mail_queued = False
-        context.bot_data.kick_email()
     return said
 
 

@@ -75,7 +75,6 @@ async def got_email(update: Update, context: HelpdeskContext) -> Step:
     if not context.resources.settings.require_email_verification:
         return Step(ASK_PHONE, [Reply(PHONE_PROMPT)])
     await registration.send_code(context.session, actor=context.actor, email=email)
-    context.mail_queued = True
     return Step(
         ASK_CODE,
         [
@@ -110,7 +109,6 @@ async def got_code(update: Update, context: HelpdeskContext) -> Step:
 async def resend(update: Update, context: HelpdeskContext) -> Step:
     email = context.dialogue["email"]
     await registration.send_code(context.session, actor=context.actor, email=email)
-    context.mail_queued = True
     return Step(ASK_CODE, [Reply(f"A new code is on its way to {email}.")])
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import event
@@ -13,11 +14,17 @@ from sqlalchemy.ext.asyncio import (
     async_sessionmaker,
     create_async_engine,
 )
+from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.util import await_only
 
-from storage.sqlite import BUSY_TIMEOUT_MS, begin_immediate, use_inline_connections
+from storage.sqlite import BUSY_TIMEOUT_MS, begin_immediate
 
 SessionFactory = async_sessionmaker[AsyncSession]
+
+# SQLITE_DRIVER: "inline" runs SQLite's calls on the event loop's thread (storage/sqlite_inline.py,
+# which checks the aiosqlite internals it replaces), "aiosqlite" on stock aiosqlite's threads.
+SQLITE_DRIVERS = ("inline", "aiosqlite")
+DEFAULT_SQLITE_DRIVER = "inline"
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -69,13 +76,17 @@ def is_sqlite(url: str) -> bool:
     return make_url(url).get_backend_name() == "sqlite"
 
 
-def create_engine(url: str, **kwargs: object) -> AsyncEngine:
-    """An engine for the URL; SQLite gets WAL, foreign keys and its folder created.
+def create_engine(url: str, *, sqlite_driver: str | None = None, **kwargs: object) -> AsyncEngine:
+    """An engine for the URL; SQLite gets WAL, foreign keys and its folder created, and runs
+    on `sqlite_driver` (one of SQLITE_DRIVERS; None: DEFAULT_SQLITE_DRIVER).
 
     Bound parameters (message texts, addresses) stay out of error messages and logs.
     """
     kwargs.setdefault("hide_parameters", True)
     if is_sqlite(url):
+        driver = sqlite_driver or DEFAULT_SQLITE_DRIVER
+        if driver not in SQLITE_DRIVERS:
+            raise ValueError(f"unknown SQLite driver {driver!r}; use one of {SQLITE_DRIVERS}")
         database = make_url(url).database
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
@@ -83,7 +94,10 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
         # pool's own ROLLBACK on every return is a second round trip to the driver's thread.
         kwargs.setdefault("pool_reset_on_return", None)
         engine = create_async_engine(url, **kwargs)
-        use_inline_connections(engine.sync_engine)
+        if driver == "inline":
+            from storage.sqlite_inline import use_inline_connections  # checks aiosqlite
+
+            use_inline_connections(engine.sync_engine)
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         writes = _SqliteWriteQueue()
         event.listen(engine.sync_engine, "before_cursor_execute", writes.before_execute)
@@ -95,4 +109,13 @@ def create_engine(url: str, **kwargs: object) -> AsyncEngine:
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:
-    return async_sessionmaker(engine, expire_on_commit=False)
+    # Sessions of a class of this factory's own, so that `on_transaction_end` hooks are its only.
+    return async_sessionmaker(engine, expire_on_commit=False, sync_session_class=sessionmaker())
+
+
+def on_transaction_end(factory: SessionFactory, hook: Callable[[Session, bool], None]) -> None:
+    """Call `hook(session, committed)` after every commit (True) or rollback (False) of a
+    session of `factory`; it runs inside the commit, so it should only schedule work."""
+    maker = factory.kw["sync_session_class"]
+    event.listen(maker, "after_commit", lambda session: hook(session, True))
+    event.listen(maker, "after_rollback", lambda session: hook(session, False))

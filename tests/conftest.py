@@ -8,11 +8,15 @@ from pathlib import Path
 
 import pytest
 
+from storage import db
 from tests.support import databases
 
 # Tests talk to servers on 127.0.0.1 only: never through a proxy from the environment.
 os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1,localhost"
 os.environ.setdefault("PTB_TIMEDELTA", "1")
+# SQLITE_DRIVER=aiosqlite runs the suite on stock aiosqlite (the Makefile's fallback pass): the
+# settings read it, and so do engines that tests create without settings.
+db.DEFAULT_SQLITE_DRIVER = os.environ.get("SQLITE_DRIVER") or db.DEFAULT_SQLITE_DRIVER
 
 
 # Tests that never touch the database under test (the Bot API stand-in, the command line's

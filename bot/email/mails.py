@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
 from bot.clock import utcnow
 from bot.email import templates
@@ -69,6 +70,8 @@ async def queue_mail(
     statement = insert_ignoring(session, EmailOutbox, "dedupe_key").returning(EmailOutbox.id)
     result = await session.execute(statement, row)
     queued = result.first() is not None
+    if queued:
+        session.info[_QUEUED] = True
     log.debug("mail %s %s", dedupe_key, "queued" if queued else "already queued")
     return queued
 
@@ -82,7 +85,18 @@ async def queue_many(session: AsyncSession, rows: Iterable[Mapping[str, Any]]) -
     connection = await session.connection()
     statement = insert_ignoring(session, EmailOutbox, "dedupe_key").returning(EmailOutbox.id)
     result = await connection.execute(statement, batch)
-    return len(result.all())
+    queued = len(result.all())
+    if queued:
+        session.info[_QUEUED] = True
+    return queued
+
+
+def queued(session: AsyncSession | Session) -> bool:
+    """Whether the session queued a mail since the last call (the mail sender's wake-up)."""
+    return bool(session.info.pop(_QUEUED, False))
+
+
+_QUEUED = "mails.queued"
 
 
 async def queue_verification_code(

@@ -12,6 +12,7 @@ from sqlalchemy import select, update
 from bot.clock import utcnow
 from bot.config import Settings
 from bot.email.backends import Backend, DeliveryError, Mail, make_backend
+from storage import claims
 from storage.db import SessionFactory
 from storage.models import EmailOutbox
 
@@ -97,34 +98,31 @@ class EmailService:
     ) -> list[_Claimed]:
         """Take due rows in one statement: count the attempt and lease them for LEASE.
 
-        `UPDATE ... WHERE id IN (due rows [FOR UPDATE SKIP LOCKED]) RETURNING`: on PostgreSQL
-        concurrent claimers skip each other's rows; on SQLite the statement holds the write lock.
+        `storage.claims`: concurrent claimers (another process) never get the same row.
         """
         now = utcnow()
         async with session_factory() as session, session.begin():
             due = (
-                select(EmailOutbox.id)
+                select(EmailOutbox)
                 .where(EmailOutbox.status == PENDING, EmailOutbox.next_try_at <= now)
                 .order_by(EmailOutbox.next_try_at, EmailOutbox.id)
                 .limit(limit)
             )
             if after_id is not None:
                 due = due.where(EmailOutbox.id > after_id)
-            if session.get_bind().dialect.name == "postgresql":
-                due = due.with_for_update(skip_locked=True)
-            rows = await session.execute(
-                update(EmailOutbox)
-                .where(EmailOutbox.id.in_(due), EmailOutbox.status == PENDING)
-                .values(attempts=EmailOutbox.attempts + 1, next_try_at=now + LEASE)
-                .returning(
+            rows = await claims.claim(
+                session,
+                EmailOutbox,
+                due,
+                values={"attempts": EmailOutbox.attempts + 1, "next_try_at": now + LEASE},
+                returning=(
                     EmailOutbox.id,
                     EmailOutbox.attempts,
                     EmailOutbox.recipient,
                     EmailOutbox.subject,
                     EmailOutbox.text,
                     EmailOutbox.html,
-                )
-                .execution_options(synchronize_session=False)
+                ),
             )
             claimed = [_Claimed(row.id, row.attempts, Mail(self.sender, *row[2:])) for row in rows]
         claimed.sort(key=lambda row: row.id)

@@ -35,7 +35,8 @@ def _run(connection: Connection) -> None:
 
 
 async def _run_async() -> None:
-    engine = create_engine(_url())
+    # Stock aiosqlite whatever SQLITE_DRIVER is: a migration needs no speed, only to run.
+    engine = create_engine(_url(), sqlite_driver="aiosqlite")
     async with engine.connect() as connection:
         await connection.run_sync(_run)
         await connection.commit()

@@ -238,6 +238,9 @@ class Delivery(Base):
     next_try_at: Mapped[datetime] = mapped_column(default=utcnow)
     # A paced message (bot/services/flood.py): not sent before this; holds its chat and ticket.
     not_before: Mapped[datetime | None]
+    # The sending process that claimed this pending row; it holds it until next_try_at (the
+    # lease), renewing it while it sends (bot/delivery.py).
+    claimed_by: Mapped[str | None] = mapped_column(String(64))
     parts_sent: Mapped[int] = mapped_column(default=0)
     sent_message_id: Mapped[int | None] = mapped_column(BigInteger)
     last_error: Mapped[str | None] = mapped_column(Text)

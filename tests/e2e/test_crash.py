@@ -8,6 +8,8 @@ import re
 import pytest
 from sqlalchemy import select
 
+from bot import delivery
+from bot.jobs import SWEEP_INTERVAL_SECONDS
 from bot.standin import BotApiStandin
 from storage.db import create_engine, create_session_factory
 from storage.models import EmailOutbox, Ticket, User
@@ -138,7 +140,9 @@ async def test_sigkill_between_storing_and_delivering_delivers_once(tmp_path) ->
 
             standin.faults.clear()
             await bot.start()
-            await agent.receive_text("Are you there?", timeout=15)
+            # The dead process had claimed the row: it is sent once that claim lapses.
+            lapse = delivery.LEASE.total_seconds() + SWEEP_INTERVAL_SECONDS
+            await agent.receive_text("Are you there?", timeout=lapse + 15)
             await asyncio.sleep(1)
         finally:
             await bot.stop()

@@ -15,7 +15,7 @@ import pytest
 from sqlalchemy import func, insert, select
 from sqlalchemy.exc import OperationalError
 
-from storage import sqlite
+from storage import db, sqlite
 from storage.db import create_engine, create_session_factory
 from storage.migrate import upgrade
 from storage.models import JobRun
@@ -40,6 +40,9 @@ async def _count(sessions) -> int:
         return await session.scalar(select(func.count()).select_from(JobRun))
 
 
+@pytest.mark.skipif(
+    db.DEFAULT_SQLITE_DRIVER != "inline", reason="the inline driver's: stock aiosqlite has threads"
+)
 async def test_statements_run_on_the_loop_thread_without_a_thread_per_connection(
     database,
 ) -> None:
