@@ -35,6 +35,12 @@ ALLOWED = {
     "report": {ADMIN},
     "ban": {ADMIN},
     "unban": {ADMIN},
+    "canned": STAFF,
+    "r": STAFF,
+    "tag": STAFF,
+    "untag": STAFF,
+    "transfer": STAFF,
+    "history": STAFF,
     "skip": EVERYONE,
     "resend": {CUSTOMER},
 }
@@ -69,6 +75,11 @@ async def test_every_command_for_every_role(harness: Harness) -> None:
         "feedback": " all good",
         "ban": " 999",
         "unban": " 999",
+        "r": " 999 hello",
+        "tag": " 999 word",
+        "untag": " 999 word",
+        "transfer": " 999 1",
+        "history": " 999",
     }
     for role, person in people.items():
         for command, roles in ALLOWED.items():
