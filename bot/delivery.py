@@ -33,7 +33,18 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
 from markupsafe import Markup, escape
-from sqlalchemy import ColumnElement, Select, bindparam, case, func, insert, or_, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    case,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
@@ -148,7 +159,11 @@ def _albums(rows: list[Delivery]) -> list[list[Delivery]]:
 
 
 def _unfinished(rows: type[Delivery]) -> ColumnElement[bool]:
-    return rows.status == PENDING
+    """An older row a claim must take along: pending, and not paced for later (a paced row
+    holds only its own lane, see `_OUTSIDE_PACED_LANES`, which `_DUE` applies)."""
+    return and_(
+        rows.status == PENDING, or_(rows.not_before.is_(None), rows.not_before <= bindparam("now"))
+    )
 
 
 def claimer_name(role: str) -> str:

@@ -115,7 +115,7 @@ async def queue_edit(
     session: AsyncSession, *, chat_id: int, of: int, ticket_id: int | None
 ) -> None:
     """The relayed copy delivered by row `of` shows its message's text as edited now."""
-    await _queue(session, chat_id, {"type": "edit", "of": of}, ticket_id, None)
+    await _queue(session, chat_id, {"type": "edit", "of": of}, ticket_id, None, None)
 
 
 async def queue_topic_sync(session: AsyncSession, *, ticket_id: int) -> None:
@@ -127,7 +127,7 @@ async def queue_topic_sync(session: AsyncSession, *, ticket_id: int) -> None:
         )
     )
     for chat_id in list(chats):
-        await _queue(session, chat_id, {"type": "topic"}, ticket_id, None)
+        await _queue(session, chat_id, {"type": "topic"}, ticket_id, None, None)
 
 
 async def _queue(

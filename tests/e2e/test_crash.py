@@ -199,7 +199,8 @@ async def test_sigkill_after_a_topic_is_created_before_its_id_is_stored_loses_no
 
             standin.faults.clear()
             await bot.start()
-            card = await agent.receive_text("Subject: Broken", timeout=15)
+            # The killed process's claim on the chat lapses first (LEASE, then a sweep).
+            card = await agent.receive_text("Subject: Broken", timeout=40)
         finally:
             await bot.stop()
     opened = [t for t in agent.topics.values() if t.name == "#1 · Broken"]
