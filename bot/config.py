@@ -56,6 +56,8 @@ class Settings(BaseSettings):
     rate_limiter: bool = True
     # Updates one user may send in 10 seconds before the bot asks them to slow down; 0 is off.
     flood_limit: int = Field(default=20, ge=0)
+    # How many knowledge-base articles /new offers before a ticket is opened; 0 is off.
+    kb_suggestions: int = Field(default=3, ge=0, le=8)
 
     webhook_url: str | None = None
     webhook_secret: str | None = None

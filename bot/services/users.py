@@ -190,7 +190,7 @@ async def admins(session: AsyncSession) -> list[User]:
 
 async def erase(session: AsyncSession, actor: Actor) -> None:
     """/deleteme: personal data and message texts go; tickets and history stay, anonymised."""
-    from storage.models import EmailCode, Message
+    from storage.models import EmailCode, KbOffer, Message
 
     user = await get(session, actor.user_id)
     user.name = user.email = user.phone = user.username = None
@@ -201,4 +201,5 @@ async def erase(session: AsyncSession, actor: Actor) -> None:
         update(Message).where(Message.author_id == user.id).values(text=None, file_id=None)
     )
     await session.execute(delete(EmailCode).where(EmailCode.user_id == user.id))
+    await session.execute(update(KbOffer).where(KbOffer.user_id == user.id).values(question=""))
     await session.flush()
