@@ -27,8 +27,8 @@ from storage.models import KbArticle, KbOffer
 
 # Tuned by bench/kb.py (see BENCHMARKS.md, "Knowledge base"): the weight of the best lexical
 # match against semantic similarity, and the score an article needs to be offered.
-LEXICAL_WEIGHT = 0.05
-THRESHOLD = 0.33
+LEXICAL_WEIGHT = 0.025
+THRESHOLD = 0.335
 LEXICAL_CANDIDATES = 20
 TERMS_MAX, TERM_LENGTH_MAX = 32, 40
 QUESTION_MAX = 4200  # subject and description of /new

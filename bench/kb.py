@@ -1,0 +1,304 @@
+"""Knowledge base: how well the search finds the article that answers a customer's question.
+
+    .venv/bin/python bench/kb.py [--database-url URL] [--no-write]
+
+The labelled set is bench/kb_data: 42 articles (articles/*.md) and questions.tsv, each
+question tagged `direct` (shares words with its article), `paraphrase` (says it in other
+words) or `none` (no article answers it). The articles are imported through the bot's own
+service into a fresh SQLite database (or `--database-url`, e.g. PostgreSQL), and every
+question is searched the way `/new` searches: the database's full-text ranking and the
+semantic similarity, combined by `bot.services.kb.combine`.
+
+Figures: precision@1 (the first article offered is the right one) and recall@3 (the right one
+is among the three offered) over the answerable questions, for lexical only, semantic only
+and the combination; and the share of unanswerable questions for which nothing is offered.
+
+The threshold (and the lexical weight) are chosen on one half of the questions (even lines of
+each kind: "tune") as the highest recall@3 that keeps nothing offered for at least 85% of
+that half's unanswerable questions, then measured on the other half ("held out"), which
+played no part in the choice. The bot's constants (LEXICAL_WEIGHT, THRESHOLD) are the ones
+this choice printed; the run says so if they differ.
+
+Also measured: the time of one search through the service (model loaded), the model's first
+load, and the resident memory the model adds. The section `## Knowledge base (bench/kb.py)`
+of BENCHMARKS.md is rewritten unless `--no-write`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import psutil
+
+ROOT = Path(__file__).resolve().parent.parent
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from bench.common import machine, scratch_folder, write_section  # noqa: E402
+from bot.kb import semantic  # noqa: E402
+from bot.kb.files import read_folder  # noqa: E402
+from bot.services import kb  # noqa: E402
+from storage.db import create_engine, create_session_factory  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+
+SECTION = "## Knowledge base (bench/kb.py)"
+DATA = ROOT / "bench" / "kb_data"
+OFFERED = 3  # KB_SUGGESTIONS' default
+NONE_TARGET_FOR_TUNING = 0.85  # a margin above the 80% target
+WEIGHTS = (0.0, 0.025, 0.05, 0.1, 0.15, 0.2, 0.3)
+THRESHOLDS = [round(0.15 + 0.005 * n, 3) for n in range(100)]
+
+
+@dataclass(frozen=True)
+class Question:
+    kind: str  # direct, paraphrase, none
+    key: str
+    text: str
+
+
+@dataclass
+class Scored:
+    question: Question
+    gold: int | None  # the right article's id
+    lexical: dict[int, float]
+    semantic: dict[int, float]
+
+
+@dataclass(frozen=True)
+class Quality:
+    precision_at_1: float
+    recall_at_3: float
+    nothing_offered: float  # of the unanswerable questions
+    answerable: int
+    unanswerable: int
+
+
+def read_questions() -> list[Question]:
+    questions = []
+    for line in (DATA / "questions.tsv").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            kind, key, text = line.split("\t")
+            questions.append(Question(kind, key, text))
+    return questions
+
+
+def halves(questions: list[Scored]) -> tuple[list[Scored], list[Scored]]:
+    """Tune and held-out halves: alternate questions of each kind."""
+    tune, held = [], []
+    seen: dict[str, int] = {}
+    for item in questions:
+        n = seen.get(item.question.kind, 0)
+        seen[item.question.kind] = n + 1
+        (tune if n % 2 == 0 else held).append(item)
+    return tune, held
+
+
+def offered(item: Scored, mode: str, weight: float, threshold: float | None) -> list[int]:
+    """What the search would offer, computed as `kb.search` does from the stored scores."""
+    if mode == "lexical":
+        scored = {i: s for i, (_, _, s) in kb.combine({}, item.lexical).items()}
+    elif mode == "semantic":
+        scored = {i: s for i, (s, _, _) in kb.combine(item.semantic, {}).items()}
+    else:
+        combined = kb.combine(item.semantic, item.lexical, weight=weight)
+        scored = {i: s for i, (s, _, _) in combined.items()}
+    ranked = sorted(scored.items(), key=lambda kv: (-kv[1], kv[0]))
+    return [i for i, s in ranked if threshold is None or s >= threshold][:OFFERED]
+
+
+def quality(items: list[Scored], mode: str, weight: float, threshold: float | None) -> Quality:
+    first = among = answerable = quiet = unanswerable = 0
+    for item in items:
+        shown = offered(item, mode, weight, threshold)
+        if item.gold is None:
+            unanswerable += 1
+            quiet += not shown
+        else:
+            answerable += 1
+            first += bool(shown) and shown[0] == item.gold
+            among += item.gold in shown
+    return Quality(
+        first / max(answerable, 1),
+        among / max(answerable, 1),
+        quiet / max(unanswerable, 1),
+        answerable,
+        unanswerable,
+    )
+
+
+def tune(items: list[Scored], mode: str) -> tuple[float, float]:
+    """(weight, threshold) with the best recall@3 (then precision@1) on `items` that keeps
+    nothing offered for NONE_TARGET_FOR_TUNING of their unanswerable questions."""
+    weights = WEIGHTS if mode == "combined" else (0.0,)
+    best: tuple[tuple[float, float], float, float] | None = None
+    for weight in weights:
+        for threshold in THRESHOLDS:
+            q = quality(items, mode, weight, threshold)
+            if q.nothing_offered < NONE_TARGET_FOR_TUNING:
+                continue
+            key = (q.recall_at_3, q.precision_at_1)
+            if best is None or key > best[0]:
+                best = (key, weight, threshold)
+    assert best is not None, "no threshold reaches the unanswerable target"
+    return best[1], best[2]
+
+
+async def measure(url: str) -> tuple[list[Scored], dict[str, float]]:
+    engine = create_engine(url)
+    factory = create_session_factory(engine)
+    process = psutil.Process()
+    figures: dict[str, float] = {}
+    try:
+        async with factory() as session:
+            articles = read_folder(DATA / "articles")
+            rss = process.memory_info().rss
+            started = time.perf_counter()
+            counts = await kb.import_articles(session, articles)
+            figures["import_s"] = time.perf_counter() - started
+            figures["model_mb"] = (process.memory_info().rss - rss) / 2**20
+            await session.commit()
+            assert counts.added == len(articles), counts
+            ids = {row.key: row.id for row in await kb.all_articles(session)}
+            figures["articles"] = len(ids)
+            scored = []
+            for question in read_questions():
+                scored.append(
+                    Scored(
+                        question,
+                        ids[question.key] if question.key else None,
+                        await kb.lexical_scores(session, question.text),
+                        await kb.semantic_scores(session, question.text),
+                    )
+                )
+            times = []
+            for item in scored:
+                started = time.perf_counter()
+                await kb.search(session, item.question.text, limit=OFFERED)
+                times.append((time.perf_counter() - started) * 1000)
+            times.sort()
+            figures["search_median_ms"] = statistics.median(times)
+            figures["search_p99_ms"] = times[int(len(times) * 0.99) - 1]
+            figures["search_max_ms"] = times[-1]
+    finally:
+        await engine.dispose()
+    return scored, figures
+
+
+def model_load_seconds() -> float:
+    semantic._model = None
+    started = time.perf_counter()
+    semantic.model()
+    return time.perf_counter() - started
+
+
+def row(name: str, q: Quality) -> str:
+    return f"| {name} | {q.precision_at_1:.3f} | {q.recall_at_3:.3f} | {q.nothing_offered:.2f} |"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--database-url", help="a migrated-or-empty database (default: SQLite)")
+    parser.add_argument("--no-write", action="store_true", help="do not touch BENCHMARKS.md")
+    args = parser.parse_args()
+    with scratch_folder("kb-bench-", keep=False) as folder:
+        url = args.database_url or f"sqlite+aiosqlite:///{folder / 'kb.db'}"
+        upgrade(url)
+        scored, figures = asyncio.run(measure(url))
+    load_s = model_load_seconds()
+    tune_half, held_half = halves(scored)
+    by_kind = {
+        kind: [s for s in scored if s.question.kind == kind] for kind in ("direct", "paraphrase")
+    }
+    n_none = sum(1 for s in scored if s.gold is None)
+    lines = [
+        f"Machine: {machine()}. Database: {url.split(':', 1)[0]}. Labelled set: "
+        f"{int(figures['articles'])} articles, {len(scored) - n_none} answerable questions "
+        f"({len(by_kind['direct'])} direct, {len(by_kind['paraphrase'])} paraphrases that "
+        f"share few words with their article), {n_none} that no article answers. "
+        f"Offered: up to {OFFERED} (KB_SUGGESTIONS' default).",
+        "",
+        "Ranking alone (no threshold: the best three are always offered):",
+        "",
+        "| signals | precision@1 | recall@3 | nothing offered (unanswerable) |",
+        "|---|---|---|---|",
+        row("lexical only (FTS)", quality(scored, "lexical", 0, None)),
+        row("semantic only (WordLlama 256)", quality(scored, "semantic", 0, None)),
+        row(
+            f"combined (lexical weight {kb.LEXICAL_WEIGHT})",
+            quality(scored, "combined", kb.LEXICAL_WEIGHT, None),
+        ),
+        "",
+        "With the threshold, chosen on the tune half as the best recall@3 that offers nothing "
+        f"for at least {NONE_TARGET_FOR_TUNING:.0%} of that half's unanswerable questions "
+        "(lexical only has no threshold of its own: its scores are relative to the best "
+        "match, so it offers something whenever any word matches):",
+        "",
+        "| signals | chosen on tune half | half | precision@1 | recall@3 | nothing offered |",
+        "|---|---|---|---|---|---|",
+    ]
+    chosen = {}
+    for mode in ("semantic", "combined"):
+        weight, threshold = tune(tune_half, mode)
+        chosen[mode] = (weight, threshold)
+        label = f"threshold {threshold}" + (f", weight {weight}" if mode == "combined" else "")
+        for half_name, half in (("tune", tune_half), ("held out", held_half), ("all", scored)):
+            q = quality(half, mode, weight, threshold)
+            lines.append(
+                f"| {mode} | {label} | {half_name} | {q.precision_at_1:.3f} | "
+                f"{q.recall_at_3:.3f} | {q.nothing_offered:.2f} |"
+            )
+    q = quality(scored, "lexical", 0, None)
+    lines.append(
+        f"| lexical | – | all | {q.precision_at_1:.3f} | {q.recall_at_3:.3f} | "
+        f"{q.nothing_offered:.2f} |"
+    )
+    bot_q = quality(held_half, "combined", kb.LEXICAL_WEIGHT, kb.THRESHOLD)
+    lines += [
+        "",
+        f"The bot uses LEXICAL_WEIGHT = {kb.LEXICAL_WEIGHT}, THRESHOLD = {kb.THRESHOLD} "
+        f"(bot/services/kb.py); on the held-out half: precision@1 {bot_q.precision_at_1:.3f}, "
+        f"recall@3 {bot_q.recall_at_3:.3f}, nothing offered {bot_q.nothing_offered:.2f}.",
+        "",
+        "By kind, combined with the bot's constants (all questions):",
+        "",
+        "| questions | precision@1 | recall@3 |",
+        "|---|---|---|",
+    ]
+    for kind, items in by_kind.items():
+        q = quality(items, "combined", kb.LEXICAL_WEIGHT, kb.THRESHOLD)
+        r = quality(items, "combined", kb.LEXICAL_WEIGHT, None)
+        lines.append(
+            f"| {kind} ({len(items)}) | {q.precision_at_1:.3f} (no threshold "
+            f"{r.precision_at_1:.3f}) | {q.recall_at_3:.3f} (no threshold {r.recall_at_3:.3f}) |"
+        )
+    lines += [
+        "",
+        f"Speed: one search through the service (full-text query, the stored vectors of "
+        f"{int(figures['articles'])} articles, the question's embedding) takes "
+        f"{figures['search_median_ms']:.1f} ms median, {figures['search_p99_ms']:.1f} ms p99, "
+        f"{figures['search_max_ms']:.1f} ms at most. Importing the articles (embeddings "
+        f"included, model load included) took {figures['import_s']:.2f} s. The model loads "
+        f"in {load_s:.2f} s on the first search and adds about {figures['model_mb']:.0f} MB "
+        "of resident memory (numpy, tokenizers, 16 MB of weights), which is why it is loaded "
+        "then and not at start.",
+    ]
+    if chosen["combined"] != (kb.LEXICAL_WEIGHT, kb.THRESHOLD):
+        lines += [
+            "",
+            f"Note: this run's choice {chosen['combined']} differs from the bot's constants.",
+        ]
+    text = "\n".join(lines)
+    print(text)
+    if not args.no_write:
+        write_section(SECTION, text)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
