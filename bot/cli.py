@@ -71,6 +71,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     jobs_cli.add_parser(sub)
     reports_cli.add_parser(sub)
+    # The knowledge base: kb import|list|export|search.
+    from bot.kb import cli as kb_cli
+
+    kb_cli.add_parser(sub)
     return parser
 
 
