@@ -7,7 +7,17 @@ from telegram.ext import Application, TypeHandler
 
 from bot.config import Settings
 from bot.services.flood import FloodLimiter
-from handlers import admin, common, customers, registration, relay, reports, staff, tickets
+from handlers import (
+    admin,
+    common,
+    customers,
+    kb,
+    registration,
+    relay,
+    reports,
+    staff,
+    tickets,
+)
 from handlers.guard import guard
 
 GUARD_GROUP = -1  # runs before everything and stops refused updates
@@ -31,6 +41,7 @@ def register(application: Application, settings: Settings) -> None:
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
+            *kb.handlers(),  # everyone: /faq and its articles; admins: /kb
             *relay.handlers(),  # any other message: to the agent, or to the customer
             *common.last_resort(),
         ]

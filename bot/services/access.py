@@ -37,6 +37,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("addagent", frozenset({ADMIN}), "invite a new agent", "name [email]"),
     Command("removeagent", frozenset({ADMIN}), "remove an agent", "agent"),
     Command("report", frozenset({ADMIN}), "summary and chart", "[days]"),
+    Command("faq", EVERYONE, "search the help articles", "question"),
+    Command("kb", frozenset({ADMIN}), "help articles: times shown and times they solved it"),
     Command("profile", EVERYONE, "your profile"),
     Command("feedback", frozenset({CUSTOMER, AGENT}), "send feedback to the admins", "text"),
     Command("deleteme", frozenset({CUSTOMER}), "erase your personal data"),
@@ -54,6 +56,11 @@ BUTTON_COMMANDS = {
     "rate": "close",
     "pick": "new",
     "erase": "deleteme",
+    # The knowledge base: an article of /faq; in /new, open an article, solved, still need help.
+    "faq": "faq",
+    "kbo": "new",
+    "kbs": "new",
+    "kbh": "new",
 }
 
 

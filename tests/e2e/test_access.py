@@ -35,6 +35,8 @@ ALLOWED = {
     "report": {ADMIN},
     "skip": EVERYONE,
     "resend": {CUSTOMER},
+    "faq": EVERYONE,
+    "kb": {ADMIN},
 }
 
 
