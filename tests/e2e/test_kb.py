@@ -98,6 +98,13 @@ async def test_solved_by_an_article_opens_no_ticket_and_counts_it(harness: Harne
     assert await article_counts(harness, "reset-password") == (1, 1)
     assert (await offers_and_tickets(harness))[1] == []
 
+    # The question kept for the team goes with its author's other texts on /deleteme.
+    await alice.send("/deleteme")
+    await alice.press(await alice.receive_text("cannot be undone"), "Yes, erase my data")
+    await alice.wait_until(lambda inbox: "is erased" in (inbox[-1].get("text") or ""))
+    offers, _ = await offers_and_tickets(harness)
+    assert [(o.outcome, o.question) for o in offers] == [("solved", "")]
+
 
 async def test_still_need_help_opens_the_ticket_with_the_articles_shown(
     harness: Harness,
