@@ -20,7 +20,7 @@ from bot.services import kb, validation
 from bot.services.errors import Invalid
 from handlers.context import HelpdeskContext
 from handlers.framework import END, Answer, Edit, Reply, Result, Step, action, step
-from storage.models import KbArticle
+from storage.models import KbArticle, Role
 
 STATE = "article"  # the /new dialogue's state while articles are offered
 BODY_SHOWN = 3000  # characters of an article's text in one message
@@ -145,6 +145,18 @@ def dialogue_state(
         CallbackQueryHandler(solved, pattern=r"^kbs:"),
         CallbackQueryHandler(still_need_help, pattern=r"^kbh:"),
         MessageHandler(~filters.COMMAND, use_the_buttons),
+    ]
+
+
+async def articles_shown(context: HelpdeskContext, *, ticket_id: int) -> list[Reply]:
+    """For staff: the articles the customer was offered before opening the ticket."""
+    if context.actor.role is Role.CUSTOMER:
+        return []
+    titles = await kb.shown_for_ticket(context.session, ticket_id)
+    if not titles:
+        return []
+    return [
+        Reply(Markup("Before opening it, the customer was offered: {}.").format("; ".join(titles)))
     ]
 
 

@@ -211,7 +211,8 @@ async def turn_page(update: Update, context: HelpdeskContext) -> Result:
 async def show_ticket(update: Update, context: HelpdeskContext) -> Result:
     number = validation.ticket_number(" ".join(context.args or []))
     view = await tickets.view(context.session, actor=context.actor, number=number)
-    return [Reply(text) for text in ticket_card(view, for_role=context.actor.role)]
+    card = [Reply(text) for text in ticket_card(view, for_role=context.actor.role)]
+    return card + await kb.articles_shown(context, ticket_id=view.number)
 
 
 def handlers() -> list:

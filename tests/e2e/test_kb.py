@@ -128,6 +128,9 @@ async def test_still_need_help_opens_the_ticket_with_the_articles_shown(
         shown_titles = await kb.shown_for_ticket(session, tickets[0].id)
         solved = await session.scalar(select(func.sum(KbArticle.solved)))
     assert shown_titles == labels(offered)[:-1] and solved == 0
+    await harness.admin.send(f"/ticket {tickets[0].id}")
+    note = await harness.admin.receive_text("Before opening it, the customer was offered")
+    assert "When will I get my refund?" in note["text"]
 
 
 async def test_none_of_these_goes_on_to_the_priority(harness: Harness) -> None:
