@@ -3,9 +3,11 @@
 A search ranks the articles by two signals and adds them up: semantic similarity (cosine of
 WordLlama sentence vectors: the question's against the article's title and body, stored with
 the article) and the database's own full-text ranking (SQLite FTS5 bm25, PostgreSQL ts_rank),
-scaled so that the best lexical match counts LEXICAL_WEIGHT. Articles under THRESHOLD are not
-offered: a wrong suggestion costs the customer time. bench/kb.py measures the weights and
-shows how the threshold was chosen (on one half of a labelled set, checked on the other).
+scaled so that the best lexical match counts LEXICAL_WEIGHT. When the best article scores under
+THRESHOLD nothing is offered (a wrong suggestion costs the customer time); when it passes, the
+next ones are offered with it if they score at least RELATIVE_FLOOR of it. bench/kb.py
+measures all this and shows how the constants were chosen (on one half of a labelled set,
+checked on the other).
 """
 
 from __future__ import annotations
@@ -26,9 +28,11 @@ from bot.services.errors import Invalid, NotFound
 from storage.models import KbArticle, KbOffer
 
 # Tuned by bench/kb.py (see BENCHMARKS.md, "Knowledge base"): the weight of the best lexical
-# match against semantic similarity, and the score an article needs to be offered.
-LEXICAL_WEIGHT = 0.025
-THRESHOLD = 0.335
+# match against semantic similarity, the score the best article needs for anything to be
+# offered, and the share of the best score the others need to be offered with it.
+LEXICAL_WEIGHT = 0.05
+THRESHOLD = 0.355
+RELATIVE_FLOOR = 0.6
 LEXICAL_CANDIDATES = 20
 TERMS_MAX, TERM_LENGTH_MAX = 32, 40
 QUESTION_MAX = 4200  # subject and description of /new
@@ -228,6 +232,22 @@ def combine(
     return combined
 
 
+def offered(
+    ranked: list[tuple[int, tuple[float, float, float]]],
+    *,
+    limit: int,
+    threshold: float | None,
+    relative_floor: float = RELATIVE_FLOOR,
+) -> list[tuple[int, tuple[float, float, float]]]:
+    """Of articles ranked best first (id, (score, ...)), those to offer (see `search`)."""
+    if threshold is None:
+        return ranked[:limit]
+    if not ranked or ranked[0][1][0] < threshold:
+        return []
+    floor = relative_floor * ranked[0][1][0]
+    return [item for item in ranked[:limit] if item[1][0] >= floor]
+
+
 async def search(
     session: AsyncSession,
     question: str,
@@ -236,8 +256,9 @@ async def search(
     threshold: float | None = THRESHOLD,
     mode: str = "combined",
 ) -> list[Match]:
-    """The articles that answer `question`, best first: at most `limit`, none scoring under
-    `threshold` (None: no threshold). `mode` "lexical" or "semantic" uses one signal only."""
+    """The articles that answer `question`, best first: at most `limit`; none when the best
+    scores under `threshold` (None: no threshold), and with it only those scoring at least
+    RELATIVE_FLOOR of it. `mode` "lexical" or "semantic" uses one signal only."""
     question = question[:QUESTION_MAX]
     if limit <= 0 or not question.strip():
         return []
@@ -248,7 +269,7 @@ async def search(
     else:
         scored = combine(meaning, lexical, weight=0.0 if mode == "semantic" else LEXICAL_WEIGHT)
     ranked = sorted(scored.items(), key=lambda item: (-item[1][0], item[0]))
-    ranked = [item for item in ranked if threshold is None or item[1][0] >= threshold][:limit]
+    ranked = offered(ranked, limit=limit, threshold=threshold)
     if not ranked:
         return []
     titles = dict(

@@ -87,3 +87,15 @@ async def test_search_is_fast_once_the_model_is_loaded(factory) -> None:
             await kb.search(session, f"my parcel number {n} never arrived", limit=3)
             times.append(time.perf_counter() - started)
     assert statistics.median(times) < 0.050
+
+
+def test_nothing_is_offered_unless_the_best_passes_and_weak_ones_not_beside_it() -> None:
+    ranked = [(1, (0.50, 0.5, 1.0)), (2, (0.32, 0.3, 0.2)), (3, (0.25, 0.2, 0.0))]
+    assert [i for i, _ in kb.offered(ranked, limit=3, threshold=0.4, relative_floor=0.6)] == [
+        1,
+        2,
+    ]
+    assert [i for i, _ in kb.offered(ranked, limit=1, threshold=0.4, relative_floor=0.0)] == [1]
+    assert kb.offered(ranked, limit=3, threshold=0.6, relative_floor=0.0) == []
+    assert kb.offered(ranked, limit=2, threshold=None) == ranked[:2]
+    assert kb.offered([], limit=3, threshold=0.1) == []
