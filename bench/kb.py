@@ -233,6 +233,31 @@ async def measure(url: str) -> tuple[list[Scored], dict[str, float]]:
     return scored, figures
 
 
+async def search_at_scale(url: str, copies: int) -> tuple[int, float]:
+    """(articles, median ms of a search) with `copies` variants of each labelled article."""
+    from bot.kb.files import ArticleText
+
+    base = read_folder(DATA / "articles")
+    articles = [
+        ArticleText(f"{a.key}-{n}", f"{a.title} ({n})", f"{a.body}\nVariant {n}.")
+        for n in range(copies)
+        for a in base
+    ]
+    engine = create_engine(url)
+    try:
+        async with create_session_factory(engine)() as session:
+            await kb.import_articles(session, articles)
+            await session.commit()
+            times = []
+            for item in read_questions()[:100]:
+                started = time.perf_counter()
+                await kb.search(session, item.text, limit=OFFERED)
+                times.append((time.perf_counter() - started) * 1000)
+    finally:
+        await engine.dispose()
+    return len(articles), statistics.median(times)
+
+
 def model_load_seconds() -> float:
     semantic._model = None
     started = time.perf_counter()
@@ -254,6 +279,9 @@ def main() -> int:
         url = args.database_url or f"sqlite+aiosqlite:///{folder / 'kb.db'}"
         upgrade(url)
         scored, figures = asyncio.run(measure(url))
+        scale_url = f"sqlite+aiosqlite:///{folder / 'scale.db'}"
+        upgrade(scale_url)
+        scale_articles, scale_ms = asyncio.run(search_at_scale(scale_url, 48))
     on_postgresql = None
     if args.postgresql:
         upgrade(args.postgresql)
@@ -371,7 +399,9 @@ def main() -> int:
         f"Speed: one search through the service (full-text query, the stored vectors of "
         f"{int(figures['articles'])} articles, the question's embedding) takes "
         f"{figures['search_median_ms']:.1f} ms median, {figures['search_p99_ms']:.1f} ms p99, "
-        f"{figures['search_max_ms']:.1f} ms at most. Importing the articles (embeddings "
+        f"{figures['search_max_ms']:.1f} ms at most; with {scale_articles} articles (48 variants "
+        f"of each) {scale_ms:.1f} ms median (the stored vectors are read for every search, "
+        "so the time grows with the articles). Importing the articles (embeddings "
         f"included, model load included) took {figures['import_s']:.2f} s. The model loads "
         f"in {load_s:.2f} s on the first search and adds about {figures['model_mb']:.0f} MB "
         "of resident memory (numpy, tokenizers and its vocabulary; the 16 MB weight table stays "
