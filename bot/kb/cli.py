@@ -124,6 +124,8 @@ def run_search(args: argparse.Namespace, settings: Settings) -> int:
     if not matches:
         print("nothing matches well enough: /new would offer no article")
         return 0
+    if not settings.kb_suggestions:
+        print(f"KB_SUGGESTIONS is 0, so /new offers nothing; with it at {limit}, it would offer:")
     for match in matches:
         print(
             f"{match.score:.3f}  {match.key}  {match.title}  "

@@ -59,11 +59,15 @@ def read_folder(folder: str | Path) -> list[ArticleText]:
     path = Path(folder)
     if not path.is_dir():
         raise BadArticle(f"{folder}: no such folder")
-    files = sorted(p for p in path.iterdir() if p.suffix == ".md" and p.is_file())
+    files = []
+    for entry in path.iterdir():
+        if entry.suffix == ".md" and entry.is_file():
+            files.append(entry)
+            if len(files) > FILES_MAX:
+                raise BadArticle(f"{folder}: more than {FILES_MAX} articles")
     if not files:
         raise BadArticle(f"{folder}: no .md files")
-    if len(files) > FILES_MAX:
-        raise BadArticle(f"{folder}: more than {FILES_MAX} articles")
+    files.sort()
     articles = []
     for file in files:
         if file.stat().st_size > FILE_MAX:

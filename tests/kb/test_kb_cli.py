@@ -108,3 +108,13 @@ def test_list_export_and_search(db_url, tmp_path, capsys) -> None:
     assert found[0].split()[1] == "reset-password" and "semantic" in found[0]
     assert kb("search", 'what is the weather "NEAR(" *') == 0
     assert "nothing matches well enough" in capsys.readouterr().out
+
+
+def test_search_says_when_kb_suggestions_is_off(db_url, capsys, monkeypatch) -> None:
+    assert kb("import", str(EXAMPLES)) == 0
+    monkeypatch.setenv("KB_SUGGESTIONS", "0")
+    capsys.readouterr()
+    assert kb("search", "I forgot my password") == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("KB_SUGGESTIONS is 0, so /new offers nothing")
+    assert "reset-password" in out[1]
