@@ -22,7 +22,7 @@ migrate: $(VENV)/.run-installed
 	$(PY) bot.py migrate
 
 demo: $(VENV)/.run-installed  ## a scripted session against the local stand-in, no token needed
-	$(PY) bot.py demo
+	$(PY) bot.py demo --kb examples/kb
 
 # The suite runs on SQLite, then again on PostgreSQL when TEST_DATABASE_URL names a reachable
 # server (a maintenance database such as postgresql+asyncpg://postgres@127.0.0.1:5433/postgres;

@@ -9,6 +9,7 @@ import sys
 import time
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime, tzinfo
+from pathlib import Path
 
 from bot.config import ConfigError, Settings, load_settings
 
@@ -64,7 +65,10 @@ def cmd_demo(args: argparse.Namespace, settings: Settings) -> int:
     from bot.demo import play
 
     logging.getLogger().setLevel(logging.WARNING)
-    return asyncio.run(play())
+    if args.kb is not None and not Path(args.kb).is_dir():
+        print(f"--kb: no such folder {args.kb}", file=sys.stderr)
+        return 2
+    return asyncio.run(play(**({"kb_folder": Path(args.kb)} if args.kb else {})))
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -77,12 +81,18 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(title="commands", metavar="COMMAND")
     sub.add_parser("run", help="migrate the database, then run the bot").set_defaults(func=cmd_run)
     sub.add_parser("migrate", help="create or upgrade the database").set_defaults(func=cmd_migrate)
-    sub.add_parser("demo", help="a scripted session against a local stand-in").set_defaults(
-        func=cmd_demo
+    demo = sub.add_parser("demo", help="a scripted session against a local stand-in")
+    demo.add_argument(
+        "--kb", metavar="DIR", help="knowledge-base articles for /new (default: examples/kb)"
     )
+    demo.set_defaults(func=cmd_demo)
     jobs_cli.add_parser(sub)
     reports_cli.add_parser(sub)
     erase_cli.add_parser(sub)
+    # The knowledge base: kb import|list|export|search.
+    from bot.kb import cli as kb_cli
+
+    kb_cli.add_parser(sub)
     return parser
 
 

@@ -60,6 +60,8 @@ class Settings(BaseSettings):
     rate_limiter: bool = True
     # Messages one person may send in 10 seconds before the bot paces relaying them; 0 is off.
     flood_limit: int = Field(default=20, ge=0)
+    # How many knowledge-base articles /new offers before a ticket is opened; 0 is off.
+    kb_suggestions: int = Field(default=3, ge=0, le=8)
 
     # A forum topic per ticket in private chats when the bot has topic mode on (auto), or not.
     topics: Literal["auto", "off"] = "auto"

@@ -25,6 +25,7 @@ from storage.migrate import upgrade
 from storage.models import EmailOutbox
 
 TOKEN = "100000:DEMO-token"
+EXAMPLE_KB = Path(__file__).resolve().parent.parent / "examples" / "kb"
 ADMIN_ID = 10
 
 
@@ -110,7 +111,17 @@ async def _mailed_code(resources: Resources, address: str) -> str:
     return re.search(r"\b(\d{6})\b", text or "").group(1)
 
 
-async def play() -> int:
+async def _load_articles(resources: Resources, folder: Path) -> None:
+    from bot.kb.files import read_folder
+    from bot.services import kb
+
+    async with resources.session_factory() as session:
+        await kb.import_articles(session, read_folder(folder))
+        await session.commit()
+
+
+async def play(kb_folder: Path | None = EXAMPLE_KB) -> int:
+    """The demo; `kb_folder` is the knowledge base /new suggests articles from (None: none)."""
     with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as folder:
         async with BotApiStandin(token=TOKEN, bot_username="helpdesk_demo_bot") as standin:
             settings = load_settings(
@@ -125,6 +136,8 @@ async def play() -> int:
             )
             await asyncio.to_thread(upgrade, settings.database_url)
             resources = Resources.open(settings)
+            if kb_folder is not None:
+                await _load_articles(resources, kb_folder)
             application = build_application(resources, rate_limiter=False)
             out = sys.stdout
             # The console mail backend prints whole mails; the transcript shows them as a line.
@@ -218,10 +231,22 @@ async def _script(standin: BotApiStandin, resources: Resources, out: TextIO) -> 
     await show.says(alice, code)
     await show.says(alice, "/skip")
 
+    show.section("Alice asks something the knowledge base answers: no ticket needed")
+    await show.says(alice, "/new")
+    await show.says(alice, "Where is my parcel?")
+    await show.says(alice, "I ordered on Monday and want to track my order.")
+    if "These articles" in (show.last(alice).get("text") or ""):
+        await show.presses(alice, show.last(alice), "Track your order")
+        await show.presses(alice, show.last(alice), "That solved it")
+    else:  # no knowledge base: the ticket is opened as usual
+        await show.presses(alice, show.last(alice), "Low")
+
     show.section("Alice opens a ticket")
     await show.says(alice, "/new")
     await show.says(alice, "Cannot log in")
     await show.says(alice, "The app says my password is wrong, but I just reset it.")
+    if "These articles" in (show.last(alice).get("text") or ""):
+        await show.presses(alice, show.last(alice), "None of these")
     await show.presses(alice, show.last(alice), "High")
     await show.says(alice, "/tickets")
 
@@ -244,6 +269,7 @@ async def _script(standin: BotApiStandin, resources: Resources, out: TextIO) -> 
     await show.says(admin, "/agents")
     await show.says(admin, "/ticket 1")
     await show.says(admin, "/report 1")
+    await show.says(admin, "/kb")
 
 
 def _last_with(user: StandinUser, text: str) -> dict:

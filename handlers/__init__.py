@@ -11,6 +11,7 @@ from handlers import (
     admin,
     common,
     customers,
+    kb,
     membership,
     moderation,
     registration,
@@ -49,6 +50,7 @@ def register(application: Application, settings: Settings) -> None:
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
             *moderation.handlers(),  # admins: /ban, /unban
+            *kb.handlers(),  # everyone: /faq and its articles; admins: /kb
             *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent
             *common.last_resort(),
         ]

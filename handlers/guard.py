@@ -19,7 +19,7 @@ from handlers.framework import topic_of
 log = logging.getLogger(__name__)
 
 # What an unregistered customer may do before finishing /start.
-BEFORE_REGISTRATION = {"start", "help", "cancel", "profile", "skip", "resend"}
+BEFORE_REGISTRATION = {"start", "help", "cancel", "profile", "skip", "resend", "faq"}
 
 
 def _command_of(update: Update) -> str | None:

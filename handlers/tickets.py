@@ -14,8 +14,10 @@ from telegram.ext import (
     filters,
 )
 
+from bot.services import kb as kb_service
 from bot.services import lifecycle, tags, tickets, validation
 from bot.services.errors import Invalid
+from handlers import kb
 from handlers.context import HelpdeskContext
 from handlers.framework import (
     END,
@@ -66,6 +68,20 @@ async def got_description(update: Update, context: HelpdeskContext) -> Step:
     # A fresh nonce per dialogue: buttons of an earlier /new cannot answer this one.
     nonce = secrets.token_hex(4)
     context.dialogue["nonce"] = nonce
+    suggestions = await kb.offer_articles(
+        context,
+        subject=context.dialogue["subject"],
+        description=context.dialogue["description"],
+        nonce=nonce,
+    )
+    if suggestions is not None:
+        return suggestions
+    return ask_priority(context)
+
+
+def ask_priority(context: HelpdeskContext) -> Step:
+    """The priority question, with buttons that answer this dialogue only."""
+    nonce = context.dialogue["nonce"]
     buttons = [[(priority_name(p), f"new:{nonce}:{p.name.lower()}") for p in Priority]]
     return Step(ASK_PRIORITY, [Reply("How urgent is it?", buttons=buttons)])
 
@@ -85,6 +101,13 @@ async def got_priority(update: Update, context: HelpdeskContext) -> Step:
         auto_assign=context.resources.settings.assignment == "auto",
         team_chat_id=context.resources.settings.team_chat_id,
     )
+    if "offer" in context.dialogue:  # articles were offered first: the ticket keeps which
+        await kb_service.ticket_opened(
+            context.session,
+            offer_id=context.dialogue["offer"],
+            user_id=context.actor.user_id,
+            ticket_id=ticket.id,
+        )
     return Step(
         END,
         [
@@ -125,6 +148,7 @@ def conversation(timeout_minutes: float) -> ConversationHandler:
                 MessageHandler(TEXT, got_description),
                 MessageHandler(NOT_TEXT, not_text),
             ],
+            kb.STATE: kb.dialogue_state(NAME, ask_priority),
             ASK_PRIORITY: [
                 CallbackQueryHandler(got_priority, pattern=r"^new:"),
                 MessageHandler(~filters.COMMAND, press_a_button),
@@ -199,7 +223,8 @@ async def show_ticket(update: Update, context: HelpdeskContext) -> Result:
     if number is None:
         number = validation.ticket_number(" ".join(context.args or []))
     view = await tickets.view(context.session, actor=context.actor, number=number)
-    return [Reply(text) for text in ticket_card(view, for_role=context.actor.role)]
+    card = [Reply(text) for text in ticket_card(view, for_role=context.actor.role)]
+    return card + await kb.articles_shown(context, ticket_id=view.number)
 
 
 def handlers() -> list:

@@ -21,6 +21,8 @@ def test_demo_plays_the_whole_story_without_a_token() -> None:
     for step in (
         "You are now an agent",  # invite
         "Your email is verified",  # registration
+        "[Track your order]",  # a knowledge-base article offered by /new
+        "Glad it helped. No ticket was opened",  # ... that solved it
         "Ticket #1 is open",  # /new
         "is assigned to you",  # /assign
         "#1 · Sam Support\n           Could you try once more now?",  # the agent's answer
@@ -28,6 +30,8 @@ def test_demo_plays_the_whole_story_without_a_token() -> None:
         "[1]  [2]  [3]  [4]  [5]",  # rating buttons
         "Rating: 5/5",
         "Report for the last 1 day",
+        "Suggestions offered: 2; tickets avoided: 1 (deflection rate 50.0%)",
+        "track-order: shown 1, solved 1",  # /kb
         # topic mode: two tickets of one customer at one agent, each in its own topic
         "bot » Sam: (opens the topic “#1 · Printer”)",
         "bot » Sam: (opens the topic “#2 · Invoice”)",

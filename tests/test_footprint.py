@@ -7,10 +7,10 @@ import sys
 
 from tests.support.process import ROOT
 
-HEAVY = ("matplotlib", "numpy", "PIL")
+HEAVY = ("matplotlib", "numpy", "PIL", "wordllama", "tokenizers")
 
 
-def test_running_the_bot_does_not_import_the_chart_libraries() -> None:
+def test_running_the_bot_does_not_import_the_chart_or_embedding_libraries() -> None:
     # Everything `python bot.py run` imports before it polls (bench/footprint.py measures it).
     code = (
         "import sys, bot.cli, bot.runner, bot.app, handlers\n"

@@ -206,6 +206,9 @@ def write_summary(summary, fmt: str, out: IO[str]) -> None:
                 )
         writer.writerow(("reopen_rate", summary.tickets, "", "", "", "", _num(summary.reopen_rate)))
         writer.writerow(("csat", summary.rated, "", "", "", "", _num(summary.csat)))
+        figures = summary.knowledge_base
+        rate = _num(figures.deflection_rate)
+        writer.writerow(("kb_deflection_rate", figures.offered, "", "", "", "", rate))
     else:
         out.write(summary.text() + "\n")
 

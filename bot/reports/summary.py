@@ -13,6 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.reports.metrics import COLUMNS, TIME_COLUMNS
 from bot.reports.report import iter_rows
+from bot.services import kb
 
 PRIORITY_NAMES = {1: "Low", 2: "Medium", 3: "High", 4: "Urgent"}
 _INDEX = {name: i for i, name in enumerate(COLUMNS)}
@@ -78,10 +79,13 @@ class Summary:
     by_priority: list[Group]
     by_agent: list[Group]
     rows: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    # What the knowledge base's suggestions in /new did in the same period.
+    knowledge_base: kb.Figures = field(default_factory=kb.Figures)
 
     def as_dict(self) -> dict[str, Any]:
         data = asdict(self)
         data.pop("rows")
+        data["knowledge_base"]["deflection_rate"] = self.knowledge_base.deflection_rate
         for key in ("since", "until", "as_of"):
             value = getattr(self, key)
             data[key] = None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
@@ -95,6 +99,7 @@ class Summary:
         lines.append(f"Tickets: {self.tickets}")
         lines.append(f"Reopen rate: {_share(self.reopen_rate)}")
         lines.append(f"CSAT: {_share(self.csat)} of {self.rated} rated")
+        lines.extend(_knowledge_base_lines(self.knowledge_base))
         for group in (self.overall, *self.by_priority, *self.by_agent):
             lines.append("")
             lines.append(f"{group.label} ({group.tickets} tickets)")
@@ -105,6 +110,17 @@ class Summary:
                     f"{duration(stats.p90):>9} {duration(stats.mean):>9}"
                 )
         return "\n".join(lines)
+
+
+def _knowledge_base_lines(figures: kb.Figures) -> list[str]:
+    lines = [
+        f"Suggestions offered: {figures.offered}; tickets avoided: {figures.deflected} "
+        f"(deflection rate {_share(figures.deflection_rate)})"
+    ]
+    if figures.top_articles:
+        top = ", ".join(f"{key} ({n})" for key, n in figures.top_articles)
+        lines.append(f"Articles that solved most: {top}")
+    return lines
 
 
 def _when(value: datetime | None) -> str:
@@ -187,7 +203,9 @@ async def summary_of(
         row
         async for row in iter_rows(session, as_of=as_of, since=since, until=until, with_rating=True)
     ]
-    return summarize(rows, since=since, until=until, as_of=as_of)
+    summary = summarize(rows, since=since, until=until, as_of=as_of)
+    summary.knowledge_base = await kb.figures(session, since=since, until=until or as_of)
+    return summary
 
 
 async def summary_for_period(session: AsyncSession, *, days: int, as_of: datetime) -> Summary:

@@ -47,6 +47,8 @@ COMMANDS: tuple[Command, ...] = (
     Command("report", frozenset({ADMIN}), "summary and chart", "[days]"),
     Command("ban", frozenset({ADMIN}), "stop relaying a person's messages", "user [reason]"),
     Command("unban", frozenset({ADMIN}), "relay a banned person's messages again", "user"),
+    Command("faq", EVERYONE, "search the help articles", "question"),
+    Command("kb", frozenset({ADMIN}), "help articles: times shown and times they solved it"),
     Command("profile", EVERYONE, "your profile"),
     Command("feedback", frozenset({CUSTOMER, AGENT}), "send feedback to the admins", "text"),
     Command("deleteme", frozenset({CUSTOMER}), "erase your personal data"),
@@ -65,6 +67,11 @@ BUTTON_COMMANDS = {
     "pick": "new",
     "erase": "deleteme",
     "canned": "canned",
+    # The knowledge base: an article of /faq; in /new, open an article, solved, still need help.
+    "faq": "faq",
+    "kbo": "new",
+    "kbs": "new",
+    "kbh": "new",
 }
 
 

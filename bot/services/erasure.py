@@ -36,6 +36,7 @@ from storage.models import (
     EmailCode,
     EmailOutbox,
     Feedback,
+    KbOffer,
     Message,
     Role,
     Status,
@@ -130,6 +131,8 @@ async def erase(session: AsyncSession, *, user_id: int) -> Erased:
         ticket.subject = ticket.description = ERASED
         ticket.rating_comment = None
     await session.execute(delete(Feedback).where(Feedback.user_id == user.id))
+    # The questions they asked the knowledge base: the counts stay, their words go.
+    await session.execute(update(KbOffer).where(KbOffer.user_id == user.id).values(question=""))
     mails = await _drop_mails(session, emails, needles)
     await session.execute(
         delete(Dialogue).where(

@@ -1,8 +1,9 @@
 """All models, so that `Base.metadata` knows every table (Alembic reads it from here)."""
 
-from storage.models import core, email, reports, tools, topics
+from storage.models import core, email, kb, reports, tools, topics
 from storage.models.core import *  # noqa: F403
 from storage.models.email import *  # noqa: F403
+from storage.models.kb import *  # noqa: F403
 from storage.models.reports import *  # noqa: F403
 from storage.models.tools import *  # noqa: F403
 from storage.models.topics import *  # noqa: F403
@@ -10,6 +11,7 @@ from storage.models.topics import *  # noqa: F403
 __all__ = [
     *core.__all__,
     *getattr(email, "__all__", ()),
+    *kb.__all__,
     *getattr(reports, "__all__", ()),
     *tools.__all__,
     *topics.__all__,

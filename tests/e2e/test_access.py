@@ -43,6 +43,8 @@ ALLOWED = {
     "history": STAFF,
     "skip": EVERYONE,
     "resend": {CUSTOMER},
+    "faq": EVERYONE,
+    "kb": {ADMIN},
 }
 
 

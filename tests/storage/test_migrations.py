@@ -11,7 +11,7 @@ from sqlalchemy import inspect
 from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
-from storage.migrate import alembic_config, upgrade
+from storage.migrate import alembic_config, include_name, upgrade
 from storage.models import Base
 from tests.support import databases
 
@@ -44,7 +44,10 @@ def test_migrations_match_the_models(tmp_path) -> None:
     upgrade(url)
 
     def compare(connection: Connection) -> list[Any]:
-        return compare_metadata(MigrationContext.configure(connection), Base.metadata)
+        return compare_metadata(
+            MigrationContext.configure(connection, opts={"include_name": include_name}),
+            Base.metadata,
+        )
 
     assert inspected(url, compare) == []
 
