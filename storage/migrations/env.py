@@ -9,6 +9,7 @@ from sqlalchemy.engine import Connection
 
 from storage.db import create_engine
 from storage.models import Base
+from storage.models.search import is_mapped_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -29,6 +30,7 @@ def _run(connection: Connection) -> None:
         target_metadata=target_metadata,
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
+        include_object=is_mapped_object,
     )
     with context.begin_transaction():
         context.run_migrations()

@@ -1,14 +1,16 @@
 """All models, so that `Base.metadata` knows every table (Alembic reads it from here)."""
 
-from storage.models import core, email, reports, topics
+from storage.models import core, email, reports, search, topics
 from storage.models.core import *  # noqa: F403
 from storage.models.email import *  # noqa: F403
 from storage.models.reports import *  # noqa: F403
+from storage.models.search import *  # noqa: F403
 from storage.models.topics import *  # noqa: F403
 
 __all__ = [
     *core.__all__,
     *getattr(email, "__all__", ()),
     *getattr(reports, "__all__", ()),
+    *search.__all__,
     *topics.__all__,
 ]
