@@ -15,6 +15,7 @@ from handlers import (
     registration,
     relay,
     reports,
+    search,
     staff,
     tickets,
 )
@@ -45,6 +46,7 @@ def register(application: Application, settings: Settings) -> None:
             *staff.handlers(),  # agents and admins: /queue, /reply, /note, /status, /resolve
             *admin.handlers(),  # admins: /addagent, /agents, /assign, /removeagent
             *reports.handlers(),  # admins: /report
+            *search.handlers(),  # agents and admins: /search
             *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent
             *common.last_resort(),
         ]

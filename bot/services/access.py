@@ -32,6 +32,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("note", STAFF, "internal note, never shown to the customer", "N text"),
     Command("status", STAFF, "change a ticket's status", "N status"),
     Command("resolve", STAFF, "mark a ticket resolved", "N"),
+    Command("search", STAFF, "find tickets by their words", "words"),
     Command("assign", frozenset({ADMIN}), "assign a ticket to an agent", "N [agent]"),
     Command("agents", frozenset({ADMIN}), "list the agents"),
     Command("addagent", frozenset({ADMIN}), "invite a new agent", "name [email]"),
@@ -54,6 +55,7 @@ BUTTON_COMMANDS = {
     "rate": "close",
     "pick": "new",
     "erase": "deleteme",
+    "search": "search",
 }
 
 
