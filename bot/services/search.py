@@ -52,7 +52,7 @@ class Hit:
 
 @dataclass(frozen=True)
 class Page:
-    search_id: int
+    search_id: int | None  # the saved query behind the paging buttons; None: one page only
     query: str
     hits: list[Hit]
     offset: int
@@ -69,11 +69,22 @@ def words(query: str) -> list[str]:
 
 
 async def search(session: AsyncSession, *, actor: Actor, query: str) -> Page:
-    """The first page for a new query, which is saved for the paging buttons."""
+    """The first page for a new query; a query with more pages is saved for the buttons.
+
+    The search reads first and writes last, so that on SQLite the write lock is held only
+    for the short insert, not while ranking.
+    """
     _staff_only(actor)
     query = _SPACE.sub(" ", query).strip()[:QUERY_MAX]
-    if not words(query):
+    terms = words(query)
+    if not terms:
         raise Invalid(USAGE)
+    hits, total = await find(session, actor=actor, terms=terms)
+    search_id = await _save(session, actor, query) if total > len(hits) else None
+    return Page(search_id, query, hits, 0, total)
+
+
+async def _save(session: AsyncSession, actor: Actor, query: str) -> int:
     saved = SavedSearch(user_id=actor.user_id, query=query, created_at=utcnow())
     session.add(saved)
     await session.flush()
@@ -88,7 +99,7 @@ async def search(session: AsyncSession, *, actor: Actor, query: str) -> Page:
             SavedSearch.user_id == actor.user_id, SavedSearch.id.not_in(newest.scalar_subquery())
         )
     )
-    return await _page(session, actor, saved, 0)
+    return saved.id
 
 
 async def turn(session: AsyncSession, *, actor: Actor, search_id: int, offset: int) -> Page:
