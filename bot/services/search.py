@@ -168,16 +168,17 @@ _SQLITE_HITS = f"""
     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
     WHERE messages_fts MATCH :match AND m.ticket_id IS NOT NULL AND m.kind IN ({_KINDS})
 """
+# The unary `+`: rows come from the MATCH, filtered by ticket; through rowids or the ticket
+# index instead, each row would be looked up in the FTS index alone (up to 8 times slower).
 _SQLITE_SNIPPETS = text(f"""
     SELECT rowid AS ticket_id, -bm25(tickets_fts, 2.0, 1.0) AS score,
         snippet(tickets_fts, -1, :open, :close, :dots, 12) AS snippet
-    FROM tickets_fts WHERE tickets_fts MATCH :match AND rowid IN :ids
+    FROM tickets_fts WHERE tickets_fts MATCH :match AND +rowid IN :ids
     UNION ALL
     SELECT m.ticket_id, -0.5 * bm25(messages_fts),
         snippet(messages_fts, 0, :open, :close, :dots, 12)
     FROM messages_fts JOIN messages m ON m.id = messages_fts.rowid
-    WHERE messages_fts MATCH :match AND messages_fts.rowid IN (
-        SELECT id FROM messages WHERE ticket_id IN :ids AND kind IN ({_KINDS}))
+    WHERE messages_fts MATCH :match AND +m.ticket_id IN :ids AND m.kind IN ({_KINDS})
 """).bindparams(bindparam("ids", expanding=True))
 
 
