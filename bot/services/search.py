@@ -35,8 +35,8 @@ USAGE = (
 
 _WORD = re.compile(r"\w+")
 _SPACE = re.compile(r"\s+")
-# Around the matched words in a snippet; private-use characters that text hardly contains
-# (and if it does, `_pieces` still pairs them up).
+# Around the matched words in a snippet: private-use characters that text hardly contains
+# (one that does would at worst bold the wrong words; the markup itself is built in pieces).
 _OPEN, _CLOSE, _DOTS = "\ue000", "\ue001", "…"
 
 
