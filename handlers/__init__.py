@@ -17,6 +17,7 @@ from handlers import (
     registration,
     relay,
     reports,
+    search,
     staff,
     tickets,
     tools,
@@ -51,6 +52,7 @@ def register(application: Application, settings: Settings) -> None:
             *reports.handlers(),  # admins: /report
             *moderation.handlers(),  # admins: /ban, /unban
             *kb.handlers(),  # everyone: /faq and its articles; admins: /kb
+            *search.handlers(),  # agents and admins: /search
             *relay.handlers(settings.team_chat_id),  # other messages: customer <-> agent
             *common.last_resort(),
         ]

@@ -40,6 +40,7 @@ COMMANDS: tuple[Command, ...] = (
     Command("untag", STAFF, "remove a tag", "N word"),
     Command("transfer", STAFF, "hand a ticket to another agent", "N agent"),
     Command("history", STAFF, "the whole conversation as a file", "N"),
+    Command("search", STAFF, "find tickets by their words", "words"),
     Command("assign", frozenset({ADMIN}), "assign a ticket to an agent", "N [agent]"),
     Command("agents", frozenset({ADMIN}), "list the agents"),
     Command("addagent", frozenset({ADMIN}), "invite a new agent", "name [email]"),
@@ -72,6 +73,7 @@ BUTTON_COMMANDS = {
     "kbo": "new",
     "kbs": "new",
     "kbh": "new",
+    "search": "search",
 }
 
 

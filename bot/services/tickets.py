@@ -120,7 +120,8 @@ def _view(ticket: Ticket, customer: User, agent: User | None) -> TicketView:
     )
 
 
-def _visible_to(query: Select, actor: Actor) -> Select:
+def visible_to(query: Select, actor: Actor) -> Select:
+    """`query` (which selects from tickets) narrowed to the tickets `actor` may see."""
     if actor.role is Role.ADMIN:
         return query
     if actor.role is Role.AGENT:
@@ -130,7 +131,7 @@ def _visible_to(query: Select, actor: Actor) -> Select:
 
 async def load_visible(session: AsyncSession, *, actor: Actor, number: int) -> Ticket:
     """The ticket row if `actor` may see it; otherwise the same answer as for no ticket."""
-    ticket = await session.scalar(_visible_to(select(Ticket).where(Ticket.id == number), actor))
+    ticket = await session.scalar(visible_to(select(Ticket).where(Ticket.id == number), actor))
     if ticket is None:
         raise NotFound(f"You have no ticket #{number}.")
     return ticket
@@ -138,7 +139,7 @@ async def load_visible(session: AsyncSession, *, actor: Actor, number: int) -> T
 
 async def view(session: AsyncSession, *, actor: Actor, number: int) -> TicketView:
     query, _, _ = _view_query()
-    row = (await session.execute(_visible_to(query.where(Ticket.id == number), actor))).first()
+    row = (await session.execute(visible_to(query.where(Ticket.id == number), actor))).first()
     if row is None:
         raise NotFound(f"You have no ticket #{number}.")
     tagged = await session.scalars(
@@ -156,7 +157,7 @@ async def listing(
     `tag:word` (tagged so, any status).
     """
     query, _, _ = _view_query()
-    query = _visible_to(query, actor)
+    query = visible_to(query, actor)
     if scope.startswith("tag:"):
         from bot.services import tags  # tags builds on tickets
 

@@ -10,6 +10,7 @@ from sqlalchemy.engine import Connection
 from storage.db import create_engine
 from storage.migrate import include_name
 from storage.models import Base
+from storage.models.search import is_mapped_object
 
 config = context.config
 target_metadata = Base.metadata
@@ -31,6 +32,7 @@ def _run(connection: Connection) -> None:
         render_as_batch=connection.dialect.name == "sqlite",
         compare_type=True,
         include_name=include_name,
+        include_object=is_mapped_object,
     )
     with context.begin_transaction():
         context.run_migrations()

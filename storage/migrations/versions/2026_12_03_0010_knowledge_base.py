@@ -6,7 +6,7 @@ PostgreSQL a generated tsvector column (title weighted above body) with a GIN in
 is in the SQLAlchemy models (`storage.migrate.include_name` leaves them out of comparisons).
 
 Revision ID: 0010
-Revises: 0034
+Revises: 0009
 Create Date: 2026-12-03
 """
 
@@ -18,7 +18,7 @@ from alembic import op
 from storage.types import Id
 
 revision: str = "0010"
-down_revision: str | None = "0034"
+down_revision: str | None = "0009"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

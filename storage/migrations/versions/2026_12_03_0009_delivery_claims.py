@@ -1,7 +1,7 @@
 """deliveries.claimed_by: which sending process holds a pending row until its next_try_at
 
-Revision ID: 0034
-Revises: 0012
+Revision ID: 0009
+Revises: 0008
 Create Date: 2026-12-03
 """
 
@@ -10,8 +10,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0034"
-down_revision: str | None = "0012"
+revision: str = "0009"
+down_revision: str | None = "0008"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
