@@ -81,13 +81,14 @@ def _last_given(key: str):
     )
 
 
-def summary_select():
-    """SELECT producing one summary row (ticket_summaries' columns) per scoped ticket."""
+def _activities():
+    """The scoped tickets' activities, each with its time, performer, the status it names, whether
+    it is a public note, and its place in the ticket's sorted activities (`rn`)."""
     t = type_coerce(A.c.performed_at, BigInteger)
     note = A.c.activity["note"].as_string()
     private = A.c.activity[("note", "private")].as_boolean()
     ticket = (A.c.source, A.c.ticket_id)
-    base = (
+    return (
         select(
             A.c.source,
             A.c.ticket_id,
@@ -105,7 +106,11 @@ def summary_select():
         .join_from(A, scope, and_(A.c.source == scope.c.source, A.c.ticket_id == scope.c.ticket_id))
         .cte("base")
     )
-    tk = select(
+
+
+def _ticket_facts():
+    """Per scoped ticket: its end time and the last requester, priority, agent and rating."""
+    return select(
         scope.c.source,
         scope.c.ticket_id,
         scope.c.end_at,
@@ -115,6 +120,10 @@ def summary_select():
         _last_given("rating"),
     ).cte("tk")
 
+
+def _status_changes(base):
+    """The activities that change the status in force (metrics.md), each with the status before
+    it (`prev`) and the time of the next change (`nxt`, None for the last: the open interval)."""
     b_ticket = (base.c.source, base.c.ticket_id)
     b_order = (base.c.t, base.c.id)
     statuses = (
@@ -126,7 +135,7 @@ def summary_select():
         .subquery("statuses")
     )
     s_ticket = (statuses.c.source, statuses.c.ticket_id)
-    changes = (
+    return (
         select(
             statuses,
             func.lead(statuses.c.t)
@@ -137,14 +146,19 @@ def summary_select():
         .subquery("changes")
     )
 
-    def responder(rel):
-        return and_(
-            rel.c.rn > 1,
-            rel.c.ptype != SYSTEM,
-            or_(tk.c.requester.is_(None), rel.c.pid.is_(None), rel.c.pid != tk.c.requester),
-        )
 
-    c = changes
+def _responder(rel, tk):
+    """An activity that may be a first response: not the first, nor a job's, nor the requester's."""
+    return and_(
+        rel.c.rn > 1,
+        rel.c.ptype != SYSTEM,
+        or_(tk.c.requester.is_(None), rel.c.pid.is_(None), rel.c.pid != tk.c.requester),
+    )
+
+
+def _by_changes(c, tk):
+    """Per ticket, from its status changes: the status in force and since when, the time in each
+    status, the first response by a status change, first and full resolution, reopens."""
     solved = c.c.st.in_(sorted(SOLVED))
     sums = [
         func.sum(
@@ -152,14 +166,14 @@ def summary_select():
         ).label(attr)
         for status, (attr, _) in TIMED.items()
     ]
-    by_changes = (
+    return (
         select(
             c.c.source,
             c.c.ticket_id,
             func.max(case((c.c.nxt.is_(None), c.c.st))).label("status"),
             func.max(case((c.c.nxt.is_(None), c.c.t))).label("status_since"),
             *sums,
-            func.min(case((and_(responder(c), c.c.st != OPEN), c.c.t))).label("fr_status"),
+            func.min(case((and_(_responder(c, tk), c.c.st != OPEN), c.c.t))).label("fr_status"),
             func.min(case((solved, c.c.t))).label("first_resolution_at"),
             func.max(
                 case(
@@ -176,20 +190,35 @@ def summary_select():
         .group_by(c.c.source, c.c.ticket_id)
         .subquery("by_changes")
     )
-    by_rows = (
+
+
+def _by_activities(base, tk):
+    """Per ticket, from all its activities: creation, last activity, count, and the first
+    response by a public note."""
+    return (
         select(
             base.c.source,
             base.c.ticket_id,
             func.min(base.c.t).label("created_at"),
             func.max(base.c.t).label("last_at"),
             func.count().label("activity_count"),
-            func.min(case((and_(responder(base), base.c.pub == 1), base.c.t))).label("fr_note"),
+            func.min(case((and_(_responder(base, tk), base.c.pub == 1), base.c.t))).label(
+                "fr_note"
+            ),
         )
         .join_from(base, tk, and_(base.c.source == tk.c.source, base.c.ticket_id == tk.c.ticket_id))
         .group_by(base.c.source, base.c.ticket_id)
         .subquery("by_rows")
     )
-    r, g = by_rows, by_changes
+
+
+def summary_select():
+    """SELECT producing one summary row (ticket_summaries' columns) per scoped ticket: the
+    named parts above joined, the first response the earlier of its two kinds."""
+    base = _activities()
+    tk = _ticket_facts()
+    g = _by_changes(_status_changes(base), tk)
+    r = _by_activities(base, tk)
     first_response = case(
         (g.c.fr_status.is_(None), r.c.fr_note),
         (r.c.fr_note.is_(None), g.c.fr_status),
