@@ -11,6 +11,7 @@ import asyncio
 import logging
 import sys
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
@@ -162,6 +163,91 @@ async def run_job(
     return 1 if delivered.failed else 0
 
 
+@dataclass(frozen=True)
+class _Call:
+    """One run of a job: what it runs on and how it was asked to run."""
+
+    resources: Resources
+    dry_run: bool
+    from_report: Path | None
+    out: TextIO | None
+    delivery_sweep: DeliverySweep | None
+
+
+async def _weekly_digest(call: _Call) -> list[str] | None:
+    from bot.jobs import digest, digest_from_report
+
+    settings, factory = call.resources.settings, call.resources.session_factory
+    if call.from_report is not None:
+        result = await digest_from_report.run(
+            factory, call.from_report, tz=settings.tz, dry_run=call.dry_run
+        )
+        job = digest_from_report.JOB
+    else:
+        result = await digest.run(factory, tz=settings.tz, dry_run=call.dry_run)
+        job = digest.JOB
+    if call.out is not None:
+        digest.print_result(result, call.out, dry_run=call.dry_run, tz=settings.tz, job=job)
+    return None
+
+
+async def _admin_digest(call: _Call) -> list[str]:
+    from bot.jobs import admin
+
+    resources = call.resources
+    return await admin.run(resources.session_factory, resources.settings, dry_run=call.dry_run)
+
+
+async def _sla_reminders(call: _Call) -> list[str]:
+    from bot.jobs import sla
+
+    resources = call.resources
+    lines = await sla.remind(
+        resources.session_factory,
+        limit_hours=resources.settings.sla_first_response_hours,
+        dry_run=call.dry_run,
+    )
+    return lines or ["sla-reminders: no ticket past the limit needs a reminder"]
+
+
+async def _auto_close(call: _Call) -> list[str]:
+    from bot.jobs import autoclose
+
+    resources = call.resources
+    lines = await autoclose.run(
+        resources.session_factory, days=resources.settings.auto_close_days, dry_run=call.dry_run
+    )
+    return lines or ["auto-close: no ticket to close"]
+
+
+async def _email_outbox(call: _Call) -> list[str] | Delivered:
+    if call.dry_run:
+        return [await _due_line(call.resources)]
+    return await _send_outbox(call.resources)
+
+
+async def _delivery_sweep(call: _Call) -> list[str]:
+    from bot.delivery import pending_count, sweep_once
+
+    if call.dry_run:
+        pending = await pending_count(call.resources.session_factory)
+        return [f"delivery-sweep: would try {pending} pending delivery(ies)"]
+    sent = await (call.delivery_sweep or sweep_once)(call.resources)
+    return [f"delivery-sweep: delivered {sent}"]
+
+
+# Every job by name: what it runs (it returns lines to print, or the mail it sent).
+JOBS: dict[str, Callable[[_Call], Awaitable[list[str] | Delivered | None]]] = {
+    "weekly-digest": _weekly_digest,
+    "admin-digest": _admin_digest,
+    "sla-reminders": _sla_reminders,
+    "auto-close": _auto_close,
+    "email-outbox": _email_outbox,
+    "delivery-sweep": _delivery_sweep,
+}
+assert tuple(JOBS) == JOB_NAMES and set(DESCRIPTIONS) == set(JOBS)
+
+
 async def _run(
     name: str,
     resources: Resources,
@@ -172,47 +258,11 @@ async def _run(
     delivery_sweep: DeliverySweep | None,
 ) -> Delivered | None:
     """Run the job; the email-outbox job returns what it sent (a dry run: None)."""
-    from bot.jobs import admin, autoclose, digest, report, sla
-
-    settings = resources.settings
-    factory = resources.session_factory
-    lines: list[str] = []
-    if name == "weekly-digest" and from_report is not None:
-        result = await report.run(factory, from_report, tz=settings.tz, dry_run=dry_run)
-        if out is not None:
-            digest.print_result(result, out, dry_run=dry_run, tz=settings.tz, job=report.JOB)
-        return None
-    if name == "weekly-digest":
-        result = await digest.run(factory, tz=settings.tz, dry_run=dry_run)
-        if out is not None:
-            digest.print_result(result, out, dry_run=dry_run, tz=settings.tz)
-        return None
-    if name == "admin-digest":
-        lines = await admin.run(factory, settings, dry_run=dry_run)
-    elif name == "sla-reminders":
-        lines = await sla.remind(
-            factory, limit_hours=settings.sla_first_response_hours, dry_run=dry_run
-        )
-        lines = lines or ["sla-reminders: no ticket past the limit needs a reminder"]
-    elif name == "auto-close":
-        lines = await autoclose.run(factory, days=settings.auto_close_days, dry_run=dry_run)
-        lines = lines or ["auto-close: no ticket to close"]
-    elif name == "email-outbox":
-        if not dry_run:
-            return await _send_outbox(resources)
-        lines = [await _due_line(resources)]
-    elif name == "delivery-sweep":
-        from bot.delivery import pending_count, sweep_once
-
-        if dry_run:
-            lines = [
-                f"delivery-sweep: would try {await pending_count(factory)} pending delivery(ies)"
-            ]
-        else:
-            sent = await (delivery_sweep or sweep_once)(resources)
-            lines = [f"delivery-sweep: delivered {sent}"]
+    done = await JOBS[name](_Call(resources, dry_run, from_report, out, delivery_sweep))
+    if done is None or not isinstance(done, list):
+        return done
     if out is not None:
-        for line in lines:
+        for line in done:
             out.write(f"{line}\n")
     return None
 

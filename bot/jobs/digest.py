@@ -167,25 +167,19 @@ async def run(session_factory: SessionFactory, *, tz: Any, dry_run: bool = False
             found = await solved_in_window(session, start, now)
         return DigestResult(period, True, start, now, found)
 
-    async with session_factory() as session:
-        async with session.begin():
-            run_claim = await runs.claim(session, job=JOB, period=period, window_end=now)
-            if run_claim is None:
-                return DigestResult(period, claimed=False)
-            start = await runs.last_window_end(session, job=JOB) or now - FIRST_WINDOW
-            await runs.set_window(session, run_claim, start=start, end=now)
-        try:
-            async with session.begin():
-                found = await solved_in_window(session, start, now)
-                queued = await queue_digests(session, period, found, prefix="digest")
-                detail = {"customers": len(found), "queued": queued}
-                await runs.finish(session, run_claim, detail=detail)
-        except BaseException as exc:
-            async with session_factory() as failed, failed.begin():
-                await runs.finish(
-                    failed, run_claim, status=runs.FAILED, detail={"error": type(exc).__name__}
-                )
-            raise
+    async def work(
+        session: AsyncSession, start: datetime
+    ) -> tuple[tuple[list[Recipient], int], dict[str, Any]]:
+        found = await solved_in_window(session, start, now)
+        queued = await queue_digests(session, period, found, prefix="digest")
+        return (found, queued), {"customers": len(found), "queued": queued}
+
+    ran = await runs.run_window(
+        session_factory, job=JOB, period=period, now=now, first_window=FIRST_WINDOW, work=work
+    )
+    if ran is None:
+        return DigestResult(period, claimed=False)
+    start, (found, queued) = ran
     return DigestResult(period, True, start, now, found, queued)
 
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.email.mails import insert_ignoring
+from storage.db import SessionFactory
 from storage.models import JobRun
+
+T = TypeVar("T")
 
 RUNNING = "running"
 DONE = "done"
@@ -81,6 +85,38 @@ async def claim(
         )
     )
     return Claim(existing.id, job, period) if taken.rowcount == 1 else None
+
+
+async def run_window(
+    session_factory: SessionFactory,
+    *,
+    job: str,
+    period: str,
+    now: datetime,
+    first_window: timedelta,
+    work: Callable[[AsyncSession, datetime], Awaitable[tuple[T, dict[str, Any]]]],
+) -> tuple[datetime, T] | None:
+    """Run `work` once for (job, period): claim the period, read where the previous successful
+    run stopped (else `first_window` before `now`), then `work(session, start)` in a
+    transaction of its own that also records the run done with the detail `work` returns; if
+    it fails, the run is recorded failed (a later run takes it over) and the error raised.
+    None: the period is done, or being run elsewhere."""
+    async with session_factory() as session:
+        async with session.begin():
+            claimed = await claim(session, job=job, period=period, window_end=now)
+            if claimed is None:
+                return None
+            start = await last_window_end(session, job=job) or now - first_window
+            await set_window(session, claimed, start=start, end=now)
+        try:
+            async with session.begin():
+                result, detail = await work(session, start)
+                await finish(session, claimed, detail=detail)
+        except BaseException as exc:
+            async with session_factory() as failed, failed.begin():
+                await finish(failed, claimed, status=FAILED, detail={"error": type(exc).__name__})
+            raise
+    return start, result
 
 
 async def finish(

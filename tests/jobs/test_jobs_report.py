@@ -9,7 +9,7 @@ import time_machine
 from openpyxl import Workbook
 
 from bot.jobs import run_job
-from bot.jobs.report import parse_day_first
+from bot.jobs.digest_from_report import parse_day_first
 from tests.jobs.factories import count, job_runs, outbox
 
 # Monday 7 December 2026, 09:00 Berlin: ISO week 2026-W50.

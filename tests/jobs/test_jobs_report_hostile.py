@@ -15,7 +15,7 @@ import pytest
 from openpyxl import Workbook
 from sqlalchemy import func, select
 
-from bot.jobs.report import MAX_ROWS, MAX_TAGS_PER_ROW
+from bot.jobs.digest_from_report import MAX_ROWS, MAX_TAGS_PER_ROW
 from storage.models import DigestNotice, EmailOutbox, JobRun
 from tests.support import databases
 from tests.support.bounded import environment, run_measured

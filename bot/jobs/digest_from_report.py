@@ -21,6 +21,7 @@ from typing import IO, Any
 
 from sqlalchemy import select, tuple_
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.clock import utcnow
 from bot.email import mails, templates
@@ -333,33 +334,29 @@ async def run(
     today = now.astimezone(tz).date()
     period = runs.iso_week(now.astimezone(tz))
 
-    async with session_factory() as session:
-        if dry_run:
+    if dry_run:
+        async with session_factory() as session:
             if await runs.is_done(session, job=JOB, period=period):
                 return DigestResult(period, claimed=False)
             start = await runs.last_window_end(session, job=JOB) or now - FIRST_WINDOW
             recipients, _ = await _select(session, rows, start, today, tz)
             return DigestResult(period, True, start, now, recipients)
 
-        async with session.begin():
-            claimed = await runs.claim(session, job=JOB, period=period, window_end=now)
-            if claimed is None:
-                return DigestResult(period, claimed=False)
-            start = await runs.last_window_end(session, job=JOB) or now - FIRST_WINDOW
-            await runs.set_window(session, claimed, start=start, end=now)
-        try:
-            async with session.begin():
-                recipients, notices = await _select(session, rows, start, today, tz)
-                queued = await queue_digests(session, period, recipients, prefix="digest-report")
-                await _remember(session, notices, period)
-                detail = {"customers": len(recipients), "queued": queued, "file": path.name}
-                await runs.finish(session, claimed, detail=detail)
-        except BaseException as exc:
-            async with session_factory() as failed, failed.begin():
-                await runs.finish(
-                    failed, claimed, status=runs.FAILED, detail={"error": type(exc).__name__}
-                )
-            raise
+    async def work(
+        session: AsyncSession, start: datetime
+    ) -> tuple[tuple[list[Recipient], int], dict[str, Any]]:
+        recipients, notices = await _select(session, rows, start, today, tz)
+        queued = await queue_digests(session, period, recipients, prefix="digest-report")
+        await _remember(session, notices, period)
+        detail = {"customers": len(recipients), "queued": queued, "file": path.name}
+        return (recipients, queued), detail
+
+    ran = await runs.run_window(
+        session_factory, job=JOB, period=period, now=now, first_window=FIRST_WINDOW, work=work
+    )
+    if ran is None:
+        return DigestResult(period, claimed=False)
+    start, (recipients, queued) = ran
     return DigestResult(period, True, start, now, recipients, queued)
 
 
