@@ -52,6 +52,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser("report", help="time in status and response times per ticket")
     p.add_argument("--format", choices=("table", "csv", "json"), default="table")
     p.add_argument("--summary", action="store_true", help="print only the summary")
+    p.add_argument(
+        "--by",
+        action="append",
+        choices=("priority", "agent", "tag"),
+        help="the summary's groups (repeatable; default: priority and agent)",
+    )
     p.add_argument("--as-of", metavar="TIME", help="end unfinished intervals at this time")
     p.add_argument("--since", metavar="DATE", help="tickets created from this date (inclusive)")
     p.add_argument("--until", metavar="DATE", help="tickets created up to this date (inclusive)")
@@ -172,10 +178,11 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
 async def _report(session, args, out: IO[str], as_of, since, until) -> None:
     from bot.reports.chart import draw_chart
     from bot.reports.report import Writer, iter_row_batches
-    from bot.reports.summary import summary_of
+    from bot.reports.summary import GROUPINGS, summary_of
 
     if args.summary:
-        summary = await summary_of(session, as_of=as_of, since=since, until=until)
+        by = args.by or GROUPINGS
+        summary = await summary_of(session, as_of=as_of, since=since, until=until, by=by)
         write_summary(summary, args.format, out)
         rows = summary.rows
     else:
@@ -198,7 +205,7 @@ def write_summary(summary, fmt: str, out: IO[str]) -> None:
     elif fmt == "csv":
         writer = spreadsheet.Writer(out)
         writer.writerow(("group", "tickets", "metric", "count", "median", "p90", "mean"))
-        for group in (summary.overall, *summary.by_priority, *summary.by_agent):
+        for group in summary.groups():
             for name, stats in group.metrics.items():
                 cells = (stats.median, stats.p90, stats.mean)
                 writer.writerow(

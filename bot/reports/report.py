@@ -26,6 +26,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.clock import utcnow
 from bot.reports import spreadsheet
 from bot.reports.metrics import COLUMNS, SOLVED, STATUSES, TIMED, iso
+from bot.services.activities import TELEGRAM
+from storage.models import TicketTag
 from storage.types import MICROSECONDS, to_micros
 
 # The summary table with plain column types: the report reads raw microseconds, no conversion.
@@ -64,6 +66,9 @@ def parse_when(text: str, *, end_of_day: bool = False) -> datetime:
         return datetime.combine(day, time.max, UTC)
     return datetime.combine(day, time.min, UTC)
 
+
+# metrics.md's columns, then the ticket's tags (`a;b`; the bot's own tickets only).
+REPORT_COLUMNS = (*COLUMNS, "tags")
 
 # A report row's cells computed by the query itself (integer arithmetic, the same on SQLite and
 # PostgreSQL), so that Python only names the status and formats created_at. Statuses come back
@@ -156,8 +161,8 @@ async def iter_row_batches(
     with_rating: bool = False,
     batch: int = 20_000,
 ) -> AsyncIterator[list[tuple[Any, ...]]]:
-    """Report rows in COLUMNS' order (plus the rating last when `with_rating`), sorted by source
-    and ticket id, in lists as the summary rows stream in (one summary row per ticket).
+    """Report rows in REPORT_COLUMNS' order (plus the rating last when `with_rating`), sorted by
+    source and ticket id, in lists as the summary rows stream in (one summary row per ticket).
 
     The unfinished interval ends at `as_of`; without it, at the file's end_at for imported
     tickets and now for the bot's own. The cells are those of metrics.row_of_summary.
@@ -177,17 +182,32 @@ async def iter_row_batches(
     )
     names, opened, iso_ = _STATUS_OF_CODE, _OPEN_OF_CODE, iso
     for source in sources:
+        # The bot's own tickets have tags; few are tagged, so they come as one map, not a join.
+        tagged = await _tags(session) if source == TELEGRAM else {}
         async for part in _driver_batches(session, query.where(s.source == source), batch):
             if with_rating:
                 yield [
-                    (source, t, iso_(c), names[k] or x, p, a, o, e, w, h, f, r, u, n, opened[k], g)
+                    (source, t, iso_(c), names[k] or x, p, a, o, e, w, h, f, r, u, n, opened[k],
+                     tagged.get(t), g)
                     for t, c, k, x, p, a, o, e, w, h, f, r, u, n, g in part
-                ]
+                ]  # fmt: skip
             else:
                 yield [
-                    (source, t, iso_(c), names[k] or x, p, a, o, e, w, h, f, r, u, n, opened[k])
+                    (source, t, iso_(c), names[k] or x, p, a, o, e, w, h, f, r, u, n, opened[k],
+                     tagged.get(t))
                     for t, c, k, x, p, a, o, e, w, h, f, r, u, n in part
-                ]
+                ]  # fmt: skip
+
+
+async def _tags(session: AsyncSession) -> dict[int, str]:
+    """Every tagged ticket's tags, `a;b` (the report's `tags` cell)."""
+    found: dict[int, list[str]] = {}
+    rows = await session.execute(
+        select(TicketTag.ticket_id, TicketTag.tag).order_by(TicketTag.ticket_id, TicketTag.tag)
+    )
+    for number, tag in rows:
+        found.setdefault(number, []).append(tag)
+    return {number: ";".join(tags) for number, tags in found.items()}
 
 
 async def iter_rows(session: AsyncSession, **options: Any) -> AsyncIterator[tuple[Any, ...]]:
@@ -204,17 +224,17 @@ def _cell(value: Any) -> str:
 class Writer:
     """Writes rows in one of the formats as they come (nothing is held back)."""
 
-    WIDTHS = (9, 10, 20, 23, 8, 12, 9, 12, 24, 27, 14, 16, 15, 7, 0)
+    WIDTHS = (9, 10, 20, 23, 8, 12, 9, 12, 24, 27, 14, 16, 15, 7, 16, 0)
 
     def __init__(self, out: IO[str], fmt: str) -> None:
         self.out, self.fmt, self.count = out, fmt, 0
         if fmt == "csv":
             self.csv = spreadsheet.Writer(out)
-            self.csv.writerow(COLUMNS)
+            self.csv.writerow(REPORT_COLUMNS)
         elif fmt == "json":
             out.write("[")
         elif fmt == "table":
-            self._table_line(COLUMNS)
+            self._table_line(REPORT_COLUMNS)
         else:
             raise ValueError(f"unknown format {fmt!r}")
 
@@ -230,7 +250,7 @@ class Writer:
             self.csv.writerow(row)
         elif self.fmt == "json":
             self.out.write(",\n" if self.count else "\n")
-            self.out.write(json.dumps(dict(zip(COLUMNS, row, strict=True))))
+            self.out.write(json.dumps(dict(zip(REPORT_COLUMNS, row, strict=True))))
         else:
             self._table_line(row)
         self.count += 1

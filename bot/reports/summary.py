@@ -11,12 +11,13 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.reports.metrics import COLUMNS, TIME_COLUMNS
-from bot.reports.report import iter_rows
+from bot.reports.metrics import TIME_COLUMNS
+from bot.reports.report import REPORT_COLUMNS, iter_rows
 from bot.services import kb
 
 PRIORITY_NAMES = {1: "Low", 2: "Medium", 3: "High", 4: "Urgent"}
-_INDEX = {name: i for i, name in enumerate(COLUMNS)}
+_INDEX = {name: i for i, name in enumerate(REPORT_COLUMNS)}
+GROUPINGS = ("priority", "agent")  # the summary's groups unless asked otherwise (`--by`)
 
 
 def percentile(ordered: Sequence[float], share: float) -> float | None:
@@ -79,6 +80,7 @@ class Summary:
     by_priority: list[Group]
     by_agent: list[Group]
     rows: list[tuple[Any, ...]] = field(default_factory=list, repr=False)
+    by_tag: list[Group] = field(default_factory=list)  # with `--by tag`: a group per tag
     # What the knowledge base's suggestions in /new did in the same period.
     knowledge_base: kb.Figures = field(default_factory=kb.Figures)
 
@@ -91,6 +93,10 @@ class Summary:
             data[key] = None if value is None else value.strftime("%Y-%m-%dT%H:%M:%SZ")
         return data
 
+    def groups(self) -> list[Group]:
+        """Every group shown: all tickets, then by priority, agent and tag (those asked for)."""
+        return [self.overall, *self.by_priority, *self.by_agent, *self.by_tag]
+
     def text(self) -> str:
         """A plain-text rendering (fits a Telegram message)."""
         lines = []
@@ -100,7 +106,7 @@ class Summary:
         lines.append(f"Reopen rate: {_share(self.reopen_rate)}")
         lines.append(f"CSAT: {_share(self.csat)} of {self.rated} rated")
         lines.extend(_knowledge_base_lines(self.knowledge_base))
-        for group in (self.overall, *self.by_priority, *self.by_agent):
+        for group in self.groups():
             lines.append("")
             lines.append(f"{group.label} ({group.tickets} tickets)")
             lines.append(f"  {'metric':<28} {'n':>6} {'median':>9} {'p90':>9} {'mean':>9}")
@@ -154,8 +160,10 @@ def summarize(
     since: datetime | None = None,
     until: datetime | None = None,
     as_of: datetime | None = None,
+    by: Sequence[str] = GROUPINGS,
 ) -> Summary:
-    """The summary of report rows that carry the ticket's rating as an extra last value."""
+    """The summary of report rows that carry the ticket's rating as an extra last value;
+    grouped `by` priority, agent and/or tag (a ticket with two tags counts in both)."""
     rows, ratings = [], []
     for row in rows_with_rating:
         rows.append(row[:-1])
@@ -163,9 +171,12 @@ def summarize(
             ratings.append(row[-1])
     by_priority: dict[Any, list] = {}
     by_agent: dict[Any, list] = {}
+    by_tag: dict[Any, list] = {}
     for row in rows:
         by_priority.setdefault(row[_INDEX["priority"]], []).append(row)
         by_agent.setdefault(row[_INDEX["agent_id"]], []).append(row)
+        for tag in (row[_INDEX["tags"]] or "").split(";"):
+            by_tag.setdefault(tag or None, []).append(row)
     reopened = sum(1 for row in rows if row[_INDEX["reopens"]] > 0)
     return Summary(
         since=since,
@@ -179,11 +190,21 @@ def summarize(
         by_priority=[
             Group.of(f"Priority {PRIORITY_NAMES.get(p, p) if p is not None else 'none'}", group)
             for p, group in sorted(by_priority.items(), key=lambda kv: _order(kv[0]))
-        ],
+        ]
+        if "priority" in by
+        else [],
         by_agent=[
             Group.of(f"Agent {a}" if a is not None else "Unassigned", group)
             for a, group in sorted(by_agent.items(), key=lambda kv: _order(kv[0]))
-        ],
+        ]
+        if "agent" in by
+        else [],
+        by_tag=[
+            Group.of(f"Tag {t}" if t is not None else "Untagged", group)
+            for t, group in sorted(by_tag.items(), key=lambda kv: _order(kv[0]))
+        ]
+        if "tag" in by
+        else [],
         rows=rows,
     )
 
@@ -198,12 +219,13 @@ async def summary_of(
     as_of: datetime | None = None,
     since: datetime | None = None,
     until: datetime | None = None,
+    by: Sequence[str] = GROUPINGS,
 ) -> Summary:
     rows = [
         row
         async for row in iter_rows(session, as_of=as_of, since=since, until=until, with_rating=True)
     ]
-    summary = summarize(rows, since=since, until=until, as_of=as_of)
+    summary = summarize(rows, since=since, until=until, as_of=as_of, by=by)
     summary.knowledge_base = await kb.figures(session, since=since, until=until or as_of)
     return summary
 

@@ -6,8 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import time_machine
 
-from bot.reports.metrics import COLUMNS
-from bot.reports.report import iter_rows
+from bot.reports.report import REPORT_COLUMNS, iter_rows
 from tests.support.harness import Harness, assigned_ticket
 
 T0 = datetime(2026, 3, 2, 9, 0, tzinfo=UTC)
@@ -37,7 +36,7 @@ async def test_telegram_ticket_reports_real_times(harness: Harness) -> None:
 
     async with harness.resources.session_factory() as session:
         rows = [row async for row in iter_rows(session, as_of=T0 + timedelta(hours=5))]
-    row = dict(zip(COLUMNS, rows[0], strict=True))
+    row = dict(zip(REPORT_COLUMNS, rows[0], strict=True))
     created = datetime.fromisoformat(str(row.pop("created_at")).replace("Z", "+00:00"))
     assert abs((created - T0).total_seconds()) < 5  # opened at T0, a few seconds of dialogue
     assert row["source"] == "telegram" and row["ticket_id"] == number

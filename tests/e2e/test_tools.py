@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import io
 from datetime import timedelta
 
 from sqlalchemy import select
 
+from bot.reports.cli import write_summary
+from bot.reports.report import REPORT_COLUMNS, Writer, iter_rows
+from bot.reports.summary import summary_of
 from storage.models import Activity, Ticket
 from tests.support.harness import (
     AGENT_ID,
@@ -194,3 +198,28 @@ async def test_history_is_one_html_document_in_the_time_zone(tmp_path) -> None:
         assert f"Opened {local}" in html
         await customer.send(f"/history {number}")
         await customer.receive_text("/history is not available to you")
+
+
+async def test_tags_in_report_rows_and_the_summary_by_tag(harness: Harness) -> None:
+    customer, agent, first = await assigned_ticket(harness)
+    second = await harness.open_ticket(customer, subject="Mail", description="No mail")
+    await agent.send(f"/tag {first} printer urgent")
+    await agent.receive_text("is tagged")
+    await harness.admin.send(f"/tag {second} printer")
+    await harness.admin.receive_text("is tagged")
+    async with harness.resources.session_factory() as session:
+        rows = [row async for row in iter_rows(session)]
+        summary = await summary_of(session, by=("tag",))
+    tags = {row[1]: dict(zip(REPORT_COLUMNS, row, strict=True))["tags"] for row in rows}
+    assert tags == {first: "printer;urgent", second: "printer"}
+    groups = {group.label: group.tickets for group in summary.groups()}
+    assert groups == {"All tickets": 2, "Tag printer": 2, "Tag urgent": 1}
+    out = io.StringIO()
+    write_summary(summary, "csv", out)
+    assert "Tag urgent,1," in out.getvalue()
+    out = io.StringIO()
+    report = Writer(out, "csv")
+    for row in rows:
+        report.write(row)
+    lines = out.getvalue().splitlines()
+    assert lines[0].endswith(",open_intervals,tags") and lines[1].endswith(",printer;urgent")

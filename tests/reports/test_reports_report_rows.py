@@ -55,7 +55,7 @@ async def _expected(session, as_of: datetime | None) -> list[tuple]:
     for source, ticket_id, end_at in keys:
         state = await activities.compute(session, source=source, ticket_id=ticket_id)
         end = to_micros(as_of or end_at) if as_of or end_at else None  # None: finished
-        rows.append((*metrics.report_row(state, end), state.rating))
+        rows.append((*metrics.report_row(state, end), None, state.rating))  # no tags here
     return rows
 
 

@@ -66,7 +66,7 @@ END = DAY  # seconds from BASE to AS_OF
 EXPECTED = [
     # source, id, created, status, priority, agent, open, pending, wfc, wftp,
     # first response, first resolution, full resolution, reopens, open_intervals
-    ["freshdesk", 1, CREATED, "Closed", 2, 149, 800, 1200, 0, 0, 900, 2000, 2000, 0, None],
+    ["freshdesk", 1, CREATED, "Closed", 2, 149, 800, 1200, 0, 0, 900, 2000, 2000, 0, None, None],
     [
         "freshdesk",
         2,
@@ -83,16 +83,34 @@ EXPECTED = [
         None,
         1,
         "time_waiting_on_third_party",
+        None,
     ],
-    ["freshdesk", 3, CREATED, "Open", 1, None, END, 0, 0, 0, 0, None, None, 0, "time_open"],
-    ["freshdesk", 4, CREATED, None, 4, None, 0, 0, 0, 0, 10, None, None, 0, None],
-    ["freshdesk", 5, CREATED, "Open", None, None, END, 0, 0, 0, None, None, None, 0, "time_open"],
-    ["freshdesk", 6, CREATED, "Closed", None, None, 40, 0, 0, 0, 40, 40, 40, 0, None],
+    ["freshdesk", 3, CREATED, "Open", 1, None, END, 0, 0, 0, 0, None, None, 0, "time_open", None],
+    ["freshdesk", 4, CREATED, None, 4, None, 0, 0, 0, 0, 10, None, None, 0, None, None],
+    [
+        "freshdesk",
+        5,
+        CREATED,
+        "Open",
+        None,
+        None,
+        END,
+        0,
+        0,
+        0,
+        None,
+        None,
+        None,
+        0,
+        "time_open",
+        None,
+    ],
+    ["freshdesk", 6, CREATED, "Closed", None, None, 40, 0, 0, 0, 40, 40, 40, 0, None, None],
 ]
 COLUMNS = [
     "source", "ticket_id", "created_at", "status", "priority", "agent_id", "time_open",
     "time_pending", "time_waiting_on_customer", "time_waiting_on_third_party", "first_response",
-    "first_resolution", "full_resolution", "reopens", "open_intervals",
+    "first_resolution", "full_resolution", "reopens", "open_intervals", "tags",
 ]  # fmt: skip
 
 
@@ -158,3 +176,10 @@ def test_report_as_of_before_last_change_adds_no_negative_time(imported, tmp_pat
     assert run_cli(imported, *args) == 0
     row = json.loads(out.read_text())[1]
     assert row["time_waiting_on_third_party"] == 0
+
+
+def test_summary_by_tag_groups_the_untagged_too(imported, capsys: pytest.CaptureFixture) -> None:
+    capsys.readouterr()
+    assert run_cli(imported, "report", "--summary", "--by", "tag", "--as-of", AS_OF) == 0
+    out = capsys.readouterr().out
+    assert "Untagged (6 tickets)" in out and "Priority" not in out and "Agent" not in out

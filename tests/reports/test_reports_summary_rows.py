@@ -109,7 +109,7 @@ async def test_telegram_ticket_reports_real_times(factory) -> None:
     assert rows == [
         (
             "telegram", 3, "2026-11-02T09:00:00Z", "Closed", 4, OTHER,
-            300 + 100, 200, 450, 50, 120, 1000, 1200, 1, None,
+            300 + 100, 200, 450, 50, 120, 1000, 1200, 1, None, None,
         )
     ]  # fmt: skip
 
@@ -123,7 +123,7 @@ async def test_record_without_time_uses_now_and_open_interval_runs_to_now(factor
     async with factory() as session:
         (row,) = [r async for r in iter_rows(session)]
         stored = (await session.execute(select(TicketSummary))).scalar_one()
-    assert row[3] == "Open" and row[-1] == "time_open"
+    assert row[3] == "Open" and row[-2:] == ("time_open", None)  # open_intervals, tags
     assert 0 <= row[6] < 60
     assert abs(to_micros(stored.created_at) - to_micros(datetime.now(UTC))) < 60_000_000
 
