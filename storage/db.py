@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import re
 from collections.abc import Callable
 from pathlib import Path
 
@@ -37,6 +38,16 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
 
 
 _WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE", "CREATE", "ALTER", "DROP")
+# A statement that starts with a CTE writes when its main part does (storage/claims.py:
+# `WITH picked AS (...) UPDATE ... RETURNING`).
+_CTE_WRITE = re.compile(r"\b(INSERT|UPDATE|DELETE|REPLACE)\b", re.IGNORECASE)
+
+
+def _is_write(statement: str) -> bool:
+    head = statement.lstrip()[:7].upper()
+    return head.startswith(_WRITES) or (
+        head.startswith("WITH") and _CTE_WRITE.search(statement) is not None
+    )
 
 
 class _SqliteWriteQueue:
@@ -55,7 +66,7 @@ class _SqliteWriteQueue:
         self._lock = asyncio.Lock()
 
     def before_execute(self, conn, cursor, statement, parameters, context, executemany) -> None:  # type: ignore[no-untyped-def]
-        if not conn.info.get("writing") and statement.lstrip()[:7].upper().startswith(_WRITES):
+        if not conn.info.get("writing") and _is_write(statement):
             await_only(self._lock.acquire())
             conn.info["writing"] = True
             try:
