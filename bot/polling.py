@@ -3,53 +3,69 @@
 Telegram forgets an update once a later getUpdates names an offset past it. PTB's Updater asks
 for the next batch as soon as it has queued the current one, so a bot killed (SIGKILL, power
 cut) before processing a queued batch would lose those updates: a customer's message gone
-without a trace. Here the next getUpdates waits until every update fetched before has been
-processed, so a crash leaves unprocessed updates unacknowledged and Telegram delivers them again
-after the restart. Processing the same update twice is harmless: messages are stored once per
-update id and dialogue steps ignore an update id they have seen.
+without a trace. Here a getUpdates never names an offset past an update still being processed,
+so a crash leaves unprocessed updates unacknowledged and Telegram delivers them again after the
+restart. It does not wait for them either: while one update takes long (/report), the next
+updates are fetched and processed (Telegram gives the unfinished ones back too; they are
+skipped). Processing the same update twice is harmless: messages are stored once per update id
+and dialogue steps ignore an update id they have seen.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable, Iterable
 from typing import Any
 
 from telegram import Update
-from telegram.error import NetworkError
 from telegram.ext import Application, ExtBot
 
 log = logging.getLogger(__name__)
 
-# How long a getUpdates waits for the previous batch; past it, PTB's polling loop retries.
-PROCESSING_WAIT_SECONDS = 30
+# While an update is still being processed, Telegram keeps giving it back (its offset is not
+# confirmed); a poll that brought nothing new waits this long (or until an update is done).
+RECHECK_SECONDS = 0.02
 
 
 class UpdateAcks:
-    """The ids of fetched updates whose processing has not finished yet."""
+    """Which fetched updates are being processed, and which were processed but cannot be
+    confirmed to Telegram yet (an earlier one is still being processed)."""
 
     def __init__(self) -> None:
         self._pending: set[int] = set()
-        self._idle = asyncio.Event()
-        self._idle.set()
+        self._done: set[int] = set()  # processed, above the earliest pending one
+        self._changed = asyncio.Event()
 
-    def fetched(self, update_ids: Iterable[int]) -> None:
-        self._pending.update(update_ids)
+    def offset(self, requested: int | None) -> int | None:
+        """The offset to ask with: never past an update not processed yet."""
         if self._pending:
-            self._idle.clear()
+            return min(self._pending)
+        return requested
+
+    def new(self, updates: Iterable[Update]) -> list[Update]:
+        """Of a fetched batch, those not seen before; they are pending from now on."""
+        fresh = [u for u in updates if u.update_id not in self._pending | self._done]
+        self._pending.update(u.update_id for u in fresh)
+        return fresh
 
     def processed(self, update_id: int) -> None:
         self._pending.discard(update_id)
-        if not self._pending:
-            self._idle.set()
+        self._done.add(update_id)
+        floor = min(self._pending, default=None)
+        self._done = {done for done in self._done if floor is not None and done > floor}
+        self._changed.set()
 
-    async def all_processed(self) -> None:
-        await self._idle.wait()
+    async def changed(self, within: float) -> None:
+        """Until an update was processed, or `within` seconds."""
+        self._changed.clear()
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._changed.wait(), within)
 
 
 class AcknowledgingBot(ExtBot):
-    """An ExtBot whose getUpdates first waits for the previous batch to be processed."""
+    """An ExtBot whose getUpdates confirms only updates that were processed."""
 
     def __init__(self, *args: Any, acks: UpdateAcks, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -60,13 +76,12 @@ class AcknowledgingBot(ExtBot):
         return self._acks
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        try:
-            await asyncio.wait_for(self._acks.all_processed(), PROCESSING_WAIT_SECONDS)
-        except TimeoutError:
-            raise NetworkError("earlier updates are still being processed") from None
+        kwargs["offset"] = self._acks.offset(kwargs.get("offset"))
         updates = await super().get_updates(*args, **kwargs)
-        self._acks.fetched(update.update_id for update in updates)
-        return updates
+        fresh = self._acks.new(updates)
+        if updates and not fresh:  # only updates being processed came back: do not spin
+            await self._acks.changed(RECHECK_SECONDS)
+        return tuple(fresh)
 
 
 class AcknowledgingApplication(Application):

@@ -11,7 +11,9 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import bindparam, delete, exists, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
@@ -92,7 +94,14 @@ def _header(number: int, name: str) -> str:
 # SQLite takes to run it.
 _MESSAGES = Message.__table__
 _DUPLICATE = select(exists().where(_MESSAGES.c.update_id == bindparam("b_update_id")))
-_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+# The insert is also the duplicate check: an update delivered again inserts nothing (update_id
+# is unique) and returns no id. One statement per dialect (ON CONFLICT is each one's own).
+_INSERT_MESSAGE = {
+    name: dialect_insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=[_MESSAGES.c.update_id])
+    .returning(_MESSAGES.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 _STORED = (
     "ticket_id",
     "author_id",
@@ -147,8 +156,9 @@ async def _is_duplicate(session: AsyncSession, update_id: int) -> bool:
 
 async def _store(
     session: AsyncSession, incoming: Incoming, *, kind: str, author: int, ticket_id: int | None
-) -> Message:
-    """Insert the message (Core: nothing reads it back through the ORM in this transaction)."""
+) -> Message | None:
+    """Insert the message (Core: nothing reads it back through the ORM in this transaction);
+    None when its update was stored before (delivered again)."""
     if incoming.text is not None and incoming.media_kind is None:
         validation.text(incoming.text, field="message", limit=validation.MESSAGE_LIMIT)
     message = Message(
@@ -165,8 +175,9 @@ async def _store(
         created_at=utcnow_seconds(),
     )
     values = {key: getattr(message, key) for key in _STORED}
-    message.id = await session.scalar(_INSERT_MESSAGE, values)
-    return message
+    statement = _INSERT_MESSAGE[session.get_bind().dialect.name]
+    message.id = await session.scalar(statement, values)
+    return message if message.id is not None else None
 
 
 async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> None:
@@ -245,8 +256,6 @@ async def customer_message(
 
     `not_before`: the message is paced (bot/services/flood.py); it is stored now all the same.
     """
-    if await _is_duplicate(session, incoming.update_id):
-        return Result(Outcome.DUPLICATE)
     number = await _ticket_of(session, incoming)
     if number is not None:
         ticket = await tickets.load_visible(session, actor=actor, number=number)
@@ -260,12 +269,16 @@ async def customer_message(
             message = await _store(
                 session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=None
             )
+            if message is None:
+                return Result(Outcome.DUPLICATE)
             choices = [(t.id, t.subject) for t in active]
             return Result(Outcome.CHOOSE, message_id=message.id, choices=choices)
         ticket = active[0]
     message = await _store(
         session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
     )
+    if message is None:
+        return Result(Outcome.DUPLICATE)
     answers = await _answers(session, incoming)
     return await _attach(
         session,
@@ -523,8 +536,6 @@ async def staff_message(
 
     `not_before`: the answer is paced (bot/services/flood.py); it is stored now all the same.
     """
-    if await _is_duplicate(session, incoming.update_id):
-        return number or 0
     if number is None:
         number = await _ticket_of(session, incoming)
         if number is None:
@@ -546,6 +557,8 @@ async def staff_message(
         raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
     # the agent as the guard read them (actor): no second query for who is writing
     message = await _store(session, incoming, kind=AGENT, author=actor.user_id, ticket_id=ticket.id)
+    if message is None:
+        return ticket.id  # delivered again: stored and sent the first time
     now = message.created_at
     await _touch_ticket(session, ticket, now)
     if ticket.first_response_at is None and lifecycle.counts_as_response(
