@@ -5,10 +5,11 @@ for the next batch as soon as it has queued the current one, so a bot killed (SI
 cut) before processing a queued batch would lose those updates: a customer's message gone
 without a trace. Here a getUpdates never names an offset past an update still being processed,
 so a crash leaves unprocessed updates unacknowledged and Telegram delivers them again after the
-restart. It does not wait for them either: while one update takes long (/report), the next
-updates are fetched and processed (Telegram gives the unfinished ones back too; they are
-skipped). Processing the same update twice is harmless: messages are stored once per update id
-and dialogue steps ignore an update id they have seen.
+restart. It waits for the batch fetched before only briefly (BATCH_WAIT_SECONDS): while one
+update takes long (/report), the next updates are fetched and processed meanwhile (Telegram
+gives the unfinished ones back too; they are skipped). Processing the same update twice (after
+a crash) is harmless: messages are stored once per update id and dialogue steps ignore an
+update id they have seen.
 """
 
 from __future__ import annotations
@@ -24,19 +25,20 @@ from telegram.ext import Application, ExtBot
 
 log = logging.getLogger(__name__)
 
-# While an update is still being processed, Telegram keeps giving it back (its offset is not
-# confirmed); a poll that brought nothing new waits this long (or until an update is done).
-RECHECK_SECONDS = 0.02
+# How long a getUpdates first waits for the updates fetched before to be processed (a batch
+# usually is, sooner; one long update, such as /report, then holds up the others no longer).
+BATCH_WAIT_SECONDS = 0.03
 
 
 class UpdateAcks:
-    """Which fetched updates are being processed, and which were processed but cannot be
-    confirmed to Telegram yet (an earlier one is still being processed)."""
+    """Which fetched updates are being processed, and which were processed but may still come
+    back (Telegram forgets an update only once a getUpdates names an offset past it)."""
 
     def __init__(self) -> None:
         self._pending: set[int] = set()
-        self._done: set[int] = set()  # processed, above the earliest pending one
-        self._changed = asyncio.Event()
+        self._done: set[int] = set()  # processed, not yet confirmed by an offset past them
+        self._idle = asyncio.Event()
+        self._idle.set()
 
     def offset(self, requested: int | None) -> int | None:
         """The offset to ask with: never past an update not processed yet."""
@@ -44,24 +46,27 @@ class UpdateAcks:
             return min(self._pending)
         return requested
 
-    def new(self, updates: Iterable[Update]) -> list[Update]:
-        """Of a fetched batch, those not seen before; they are pending from now on."""
+    def new(self, updates: Iterable[Update], *, asked: int | None) -> list[Update]:
+        """Of a batch fetched with offset `asked`, those not seen before; they are pending from
+        now on. Processed updates below `asked` are confirmed: they never come back."""
+        if asked is not None:
+            self._done = {done for done in self._done if done >= asked}
         fresh = [u for u in updates if u.update_id not in self._pending | self._done]
         self._pending.update(u.update_id for u in fresh)
+        if self._pending:
+            self._idle.clear()
         return fresh
 
     def processed(self, update_id: int) -> None:
         self._pending.discard(update_id)
         self._done.add(update_id)
-        floor = min(self._pending, default=None)
-        self._done = {done for done in self._done if floor is not None and done > floor}
-        self._changed.set()
+        if not self._pending:
+            self._idle.set()
 
-    async def changed(self, within: float) -> None:
-        """Until an update was processed, or `within` seconds."""
-        self._changed.clear()
+    async def all_processed(self, within: float) -> None:
+        """Until every fetched update was processed, or `within` seconds."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._changed.wait(), within)
+            await asyncio.wait_for(self._idle.wait(), within)
 
 
 class AcknowledgingBot(ExtBot):
@@ -76,12 +81,10 @@ class AcknowledgingBot(ExtBot):
         return self._acks
 
     async def get_updates(self, *args: Any, **kwargs: Any) -> tuple[Update, ...]:
-        kwargs["offset"] = self._acks.offset(kwargs.get("offset"))
+        await self._acks.all_processed(BATCH_WAIT_SECONDS)
+        asked = kwargs["offset"] = self._acks.offset(kwargs.get("offset"))
         updates = await super().get_updates(*args, **kwargs)
-        fresh = self._acks.new(updates)
-        if updates and not fresh:  # only updates being processed came back: do not spin
-            await self._acks.changed(RECHECK_SECONDS)
-        return tuple(fresh)
+        return tuple(self._acks.new(updates, asked=asked))
 
 
 class AcknowledgingApplication(Application):

@@ -54,7 +54,7 @@ async def release_waiting(
         await queue_to(
             session,
             message=message,
-            ticket=ticket,
+            ticket_id=ticket.id,
             chat_id=agent.telegram_id,
             header=header(ticket.id, customer.display_name),
         )
@@ -119,7 +119,7 @@ async def hand_over(session: AsyncSession, *, ticket: Ticket, old: User, new: Us
         await queue_to(
             session,
             message=message,
-            ticket=ticket,
+            ticket_id=ticket.id,
             chat_id=new.telegram_id,
             header=header(ticket.id, customer.display_name),
         )
@@ -151,7 +151,7 @@ async def queue_to(
     session: AsyncSession,
     *,
     message: Message,
-    ticket: Ticket,
+    ticket_id: int,
     chat_id: int,
     header: str,
     answers: Answers | None = None,
@@ -166,7 +166,7 @@ async def queue_to(
             chat_id=chat_id,
             header=header,
             body=message.text or "",
-            ticket_id=ticket.id,
+            ticket_id=ticket_id,
             message_id=message.id,
             **reply,
             not_before=not_before,
@@ -178,7 +178,7 @@ async def queue_to(
             chat_id=chat_id,
             header=header,
             body=f"({message.media_kind})",
-            ticket_id=ticket.id,
+            ticket_id=ticket_id,
             message_id=message.id,
             not_before=not_before,
         )
@@ -189,7 +189,7 @@ async def queue_to(
         source_message_id=message.source_message_id,
         header=None if message.media_kind in NO_CAPTION else header,
         caption=message.text,
-        ticket_id=ticket.id,
+        ticket_id=ticket_id,
         message_id=message.id,
         album=message.media_group_id,
         **reply,

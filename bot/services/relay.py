@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, exists, select, update
+from sqlalchemy import Row, bindparam, exists, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -33,6 +33,7 @@ from storage.models import (
     Status,
     Ticket,
     TicketTopic,
+    User,
 )
 
 CUSTOMER, AGENT, NOTE = "customer", "agent", "note"
@@ -129,6 +130,31 @@ _ACTIVE = (
     .options(joinedload(Ticket.customer), joinedload(Ticket.agent))
 )
 _TICKETS = Ticket.__table__
+_ACTIVE_ROWS = _TICKETS.alias("active")
+_ACTIVE_IDS = select(_ACTIVE_ROWS.c.id).where(
+    _ACTIVE_ROWS.c.customer_id == bindparam("b_customer_id"),
+    _ACTIVE_ROWS.c.status != Status.CLOSED,
+)
+_AGENTS = User.__table__.alias("agent")
+# The usual customer message (no reply, no topic: their one active ticket): the ticket found,
+# held and touched in one statement, its agent read once the row is held (an assignment or a
+# transfer committed meanwhile decides who gets the message; PostgreSQL waits for it here).
+# No row: none or several active tickets, which the slower path tells apart.
+_HOLD_ONLY_ACTIVE = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == _ACTIVE_IDS.order_by(_ACTIVE_ROWS.c.id).limit(1).scalar_subquery())
+    .where(select(func.count()).select_from(_ACTIVE_IDS.limit(2).subquery()).scalar_subquery() == 1)
+    .values(updated_at=bindparam("b_updated_at"))
+    .returning(
+        _TICKETS.c.id,
+        _TICKETS.c.status,
+        select(_AGENTS.c.telegram_id)
+        .where(_AGENTS.c.id == _TICKETS.c.agent_id)
+        .correlate(_TICKETS)
+        .scalar_subquery()
+        .label("agent_telegram_id"),
+    )
+)
 _TOUCH_TICKET = (
     update(_TICKETS)
     .where(_TICKETS.c.id == bindparam("b_id"))
@@ -249,6 +275,17 @@ async def customer_message(
         if ticket.status == Status.CLOSED:
             raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
     else:
+        values = {"b_customer_id": actor.user_id, "b_updated_at": utcnow_seconds()}
+        held = (await session.execute(_HOLD_ONLY_ACTIVE, values)).first()
+        if held is not None and held.status != Status.RESOLVED:  # resolved: reopened below
+            return await _relay_held(
+                session,
+                held,
+                actor=actor,
+                incoming=incoming,
+                team_chat_id=team_chat_id,
+                not_before=not_before,
+            )
         active = list((await session.scalars(_ACTIVE, {"b_customer_id": actor.user_id})).unique())
         if not active:
             return Result(Outcome.NO_TICKET)
@@ -275,6 +312,48 @@ async def customer_message(
         answers=answers,
         not_before=not_before,
     )
+
+
+async def _relay_held(
+    session: AsyncSession,
+    held: Row,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    team_chat_id: int | None,
+    not_before: datetime | None,
+) -> Result:
+    """`_attach` for the usual message, its ticket held (`_HOLD_ONLY_ACTIVE`): nothing more is
+    read; the customer is the one writing (`actor`), the agent came with the ticket."""
+    number = held.id
+    message = await _store(session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=number)
+    if message is None:
+        return Result(Outcome.DUPLICATE)
+    answers = await _answers(session, incoming)
+    await activities.record(
+        session,
+        ticket_id=number,
+        activity={"note": {"id": message.id, "type": 1}},
+        performer_id=actor.telegram_id,
+        at=message.created_at,
+    )
+    header = _header(number, actor.name)
+    if team_chat_id is not None:
+        await _queue_to(
+            session, message=message, ticket_id=number, chat_id=team_chat_id, header=header
+        )
+    if held.agent_telegram_id is None:
+        return Result(Outcome.WAITING, number=number, message_id=message.id)
+    await _queue_to(
+        session,
+        message=message,
+        ticket_id=number,
+        chat_id=held.agent_telegram_id,
+        header=header,
+        answers=answers,
+        not_before=not_before,
+    )
+    return Result(Outcome.RELAYED, number=number, message_id=message.id)
 
 
 async def pick(
@@ -323,7 +402,7 @@ async def _attach(
     header = _header(ticket.id, customer.display_name)
     if team_chat_id is not None:
         await _queue_to(
-            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+            session, message=message, ticket_id=ticket.id, chat_id=team_chat_id, header=header
         )
     if ticket.agent_id is None:
         # Other chats' updates run concurrently (bot/concurrency.py): an assignment may have
@@ -336,7 +415,7 @@ async def _attach(
     await _queue_to(
         session,
         message=message,
-        ticket=ticket,
+        ticket_id=ticket.id,
         chat_id=agent.telegram_id,
         header=header,
         answers=answers,
@@ -401,7 +480,7 @@ async def staff_message(
     await _queue_to(
         session,
         message=message,
-        ticket=ticket,
+        ticket_id=ticket.id,
         chat_id=customer.telegram_id,
         header=header,
         answers=answers,
@@ -409,7 +488,7 @@ async def staff_message(
     )
     if team_chat_id is not None and incoming.chat_id != team_chat_id:
         await _queue_to(
-            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+            session, message=message, ticket_id=ticket.id, chat_id=team_chat_id, header=header
         )
     return ticket.id
 

@@ -16,7 +16,7 @@ MESSAGES = 20
 # customer's open ticket, the message (its insert is the duplicate check), the ticket held and
 # touched (its agent read once the row is held), the activity and its ticket's summary row,
 # the delivery row. One commit. (Before: eight statements, the first a write.)
-UPDATE_STATEMENTS, UPDATE_COMMITS = 7, 1
+UPDATE_STATEMENTS, UPDATE_COMMITS = 6, 1
 # The delivery sender's, per message sent alone: the claim, the next paced time, the
 # confirmation and the sent message's reference; two commits (claim, confirmation).
 SENDER_STATEMENTS, SENDER_COMMITS = 4, 2
