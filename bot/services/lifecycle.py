@@ -223,11 +223,8 @@ async def remove_agent(session: AsyncSession, *, by: Actor, agent_ref: str) -> R
     if agent.role != Role.AGENT:
         raise Invalid("Admins come from ADMIN_IDS and cannot be removed here.")
     numbers = await demote(session, person=agent, performer_id=by.telegram_id)
-    listed = ", ".join(f"#{n}" for n in numbers) or "none"
-    await notices.to_staff(
-        session,
-        [admin.telegram_id for admin in await users.admins(session)],
-        f"{agent.display_name} is no longer an agent. Tickets back to unassigned: {listed}.",
+    await notices.agent_removed(
+        session, admins=await users.admins(session), agent=agent, unassigned=numbers
     )
     await session.flush()
     return Removed(agent.display_name, agent.telegram_id, numbers)
