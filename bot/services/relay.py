@@ -327,7 +327,7 @@ async def _relay_held(
     read; the customer is the one writing (`actor`), the agent came with the ticket."""
     number = held.id
     message = await _store(session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=number)
-    if message is None:
+    if message is None:  # delivered again: only the ticket's updated_at moved, to now
         return Result(Outcome.DUPLICATE)
     answers = await _answers(session, incoming)
     await activities.record(
