@@ -155,6 +155,32 @@ async def status_changed(
         )
 
 
+async def agent_removed(
+    session: AsyncSession, *, admins: Iterable[User], agent: User, unassigned: list[int]
+) -> None:
+    """The admins learn that an agent is one no longer, and which tickets went back."""
+    listed = ", ".join(f"#{n}" for n in unassigned) or "none"
+    await to_staff(
+        session,
+        [admin.telegram_id for admin in admins],
+        f"{agent.display_name} is no longer an agent. Tickets back to unassigned: {listed}.",
+    )
+
+
+async def admin_removed(
+    session: AsyncSession, *, admin_ids: Iterable[int], person: User, unassigned: list[int]
+) -> None:
+    """The admins learn that someone left ADMIN_IDS, and which tickets went back."""
+    listed = ", ".join(f"#{n}" for n in unassigned) or "none"
+    await to_staff(
+        session,
+        admin_ids,
+        Markup(
+            "{} is no longer an admin (not in ADMIN_IDS). Tickets back to unassigned: {}."
+        ).format(person.display_name, listed),
+    )
+
+
 async def to_staff(session: AsyncSession, chat_ids: Iterable[int], text: str | Markup) -> None:
     """One notice (plain `str` or `Markup`) to each of these staff chats."""
     for chat_id in dict.fromkeys(chat_ids):

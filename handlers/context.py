@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -60,6 +61,15 @@ class HelpdeskContext(CallbackContext[ExtBot, dict, dict, BotData]):
         if self._session is None:
             raise RuntimeError("no unit of work is open: decorate the handler")
         return self._session
+
+    @contextlib.contextmanager
+    def using(self, session: AsyncSession) -> Iterator[None]:
+        """`session` is the handler's (`self.session`) while the block runs."""
+        self._session = session
+        try:
+            yield
+        finally:
+            self._session = None
 
     def open_unit(self, session: AsyncSession) -> None:
         """The guard's session becomes the update's one transaction (see handlers/framework)."""

@@ -1,7 +1,10 @@
 """How every handler runs: one transaction per update, committed before anyone is answered.
 
-The transaction is the one the guard opened for the update (its users.touch comes first), so
-an update costs one commit; a handler run without the guard (a dialogue's timeout) opens its own.
+`transaction` is the one place that owns it: the guard opens the update's session (it reads
+who is writing, and writes only when that changed: handlers/guard.py), `action` and `step` run
+the handler in it and commit, and the application commits it when no handler took it
+(bot/polling.py). An update costs one commit; a handler run without the guard (a dialogue's
+timeout) opens its own.
 
 A handler returns what to say (`Reply`, `Answer`, `Edit`); the wrapper commits first and
 only then talks to Telegram, so nothing is promised that was not stored. A `ServiceError`
@@ -18,6 +21,7 @@ import logging
 import warnings
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
+from typing import TypeVar
 
 from markupsafe import Markup, escape
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -39,6 +43,7 @@ from bot.services import outbound
 from bot.services.errors import ServiceError
 from handlers import menus
 from handlers.context import HelpdeskContext
+from storage import db as storage_db
 from storage import dialogues
 from storage.models import Role
 
@@ -152,44 +157,64 @@ def refusal(update: Update, error: ServiceError) -> Reply | Answer:
 
 
 Redo = Callable[[AsyncSession], Awaitable[object]]
+T = TypeVar("T")
 
 
-def _unit_of(context: HelpdeskContext) -> tuple[AsyncSession, Redo | None]:
-    """The update's transaction, opened by the guard (with its users.touch), or a new one;
-    and what re-applies the guard's writes after a rollback (None for a new one)."""
-    unit = context.take_unit()
-    if unit is None:
-        return context.resources.session_factory(), None
-    return unit, context.redo_guard
+async def transaction(
+    update: Update,
+    context: HelpdeskContext,
+    work: Callable[[AsyncSession], Awaitable[T]],
+    refused: Callable[[ServiceError], T],
+) -> tuple[T, asyncio.Future[None]]:
+    """Run `work` in the update's one transaction and commit it; a `ServiceError` rolls the
+    work back (keeping what the guard wrote) and `refused` makes the outcome of its message.
+
+    The transaction is the one the guard opened for the update (its read of who is writing,
+    and its few writes), or a new one when the guard did not run (a dialogue's timeout).
+    Returns the outcome and a future to resolve once it was said (see `after_commit`).
+    """
+    session = context.take_unit()
+    redo = context.redo_guard if session is not None else None
+    if session is None:
+        session = context.resources.session_factory()
+    async with session:
+        with context.using(session):
+            try:
+                outcome = await work(session)
+                await session.commit()
+            except ServiceError as error:
+                await session.rollback()
+                outbound.queued_chats(session)  # rolled back: nothing to send
+                outbound.withdrawn_chats(session)
+                if redo is not None:  # who wrote, and when, stays committed
+                    await redo(session)
+                    await session.commit()
+                outcome = refused(error)
+    return outcome, after_commit(context, session)
 
 
-async def _roll_back(session: AsyncSession, redo: Redo | None) -> None:
-    """Undo the handler's work, keeping what the guard wrote (who wrote, when) committed."""
-    await session.rollback()
-    outbound.queued_chats(session)  # rolled back: nothing to send
-    outbound.withdrawn_chats(session)
-    if redo is not None:
-        await redo(session)
-        await session.commit()
+async def read_apart(context: HelpdeskContext, work: Callable[[AsyncSession], Awaitable[T]]) -> T:
+    """Long read-only work (/report and its figures): the update's transaction is committed
+    first (what the guard wrote; no write lock stays held), then `work` runs in a worker
+    thread on a connection of its own, so other chats' updates keep flowing meanwhile."""
+    await context.session.commit()
+    settings = context.resources.settings
+    return await asyncio.to_thread(
+        storage_db.read_apart,
+        settings.database_url,
+        work,
+        sqlite_driver=settings.sqlite_driver,
+    )
 
 
 def action(func: Handler) -> Callable[[Update, HelpdeskContext], Awaitable[None]]:
-    """Run a handler in its own transaction, then say what it returned."""
+    """Run a handler in the update's transaction, then say what it returned."""
 
     @functools.wraps(func)
     async def wrapper(update: Update, context: HelpdeskContext) -> None:
-        session, redo = _unit_of(context)
-        async with session:
-            context._session = session
-            try:
-                result = await func(update, context)
-                await session.commit()
-            except ServiceError as error:
-                await _roll_back(session, redo)
-                result = refusal(update, error)
-            finally:
-                context._session = None
-        said = after_commit(context, session)
+        result, said = await transaction(
+            update, context, lambda _: func(update, context), lambda e: refusal(update, e)
+        )
         try:
             await say(update, context, result)
         finally:
@@ -206,30 +231,24 @@ def step(dialogue: str) -> Callable[[StepHandler], Callable[..., Awaitable[objec
         async def wrapper(update: Update, context: HelpdeskContext) -> object:
             chat_id, user_id = update.effective_chat.id, update.effective_user.id
             key = {"name": dialogue, "chat_id": chat_id, "user_id": user_id}
-            session, redo = _unit_of(context)
-            async with session:
-                context._session = session
-                try:
-                    row = await dialogues.load(session, **key)
-                    if row is not None and update.update_id <= row.last_update_id:
-                        # Delivered again after a crash: repeat the question, change nothing.
-                        prompt = [_prompt_of(row.prompt)] if row.prompt else []
-                        outcome = Step(None, prompt)
-                    elif row is None and getattr(wrapper, CONTINUES, False):
-                        # Ended outside PTB's view: the person's data was erased (perhaps
-                        # by `python bot.py erase` in another process). Nothing to go on.
-                        outcome = Step(END, [Reply(DIALOGUE_GONE)])
-                    else:
-                        context.dialogue = dict(row.data) if row is not None else {}
-                        outcome = await func(update, context)
-                        await _store(session, key, outcome, context, update.update_id)
-                    await session.commit()
-                except ServiceError as error:
-                    await _roll_back(session, redo)
-                    outcome = Step(None, [refusal(update, error)])
-                finally:
-                    context._session = None
-            said = after_commit(context, session)
+
+            async def work(session: AsyncSession) -> Step:
+                row = await dialogues.load(session, **key)
+                if row is not None and update.update_id <= row.last_update_id:
+                    # Delivered again after a crash: repeat the question, change nothing.
+                    return Step(None, [_prompt_of(row.prompt)] if row.prompt else [])
+                if row is None and getattr(wrapper, CONTINUES, False):
+                    # Ended outside PTB's view: the person's data was erased (perhaps by
+                    # `python bot.py erase` in another process). Nothing to go on.
+                    return Step(END, [Reply(DIALOGUE_GONE)])
+                context.dialogue = dict(row.data) if row is not None else {}
+                outcome = await func(update, context)
+                await _store(session, key, outcome, context, update.update_id)
+                return outcome
+
+            outcome, said = await transaction(
+                update, context, work, lambda e: Step(None, [refusal(update, e)])
+            )
             try:
                 await say(update, context, outcome.say)
             finally:

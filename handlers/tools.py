@@ -11,7 +11,7 @@ from bot.services import canned, history, lifecycle, tags, validation
 from bot.services.errors import Invalid
 from bot.services.relay import Incoming
 from handlers.context import HelpdeskContext
-from handlers.framework import Answer, File, Reply, Result, action
+from handlers.framework import Answer, File, Reply, Result, action, read_apart
 from handlers.threads import number_and_rest, topic_ticket
 
 # Refusals are plain text (escaped when sent), so usage lines may show <name> as it is.
@@ -150,8 +150,10 @@ async def show_history(update: Update, context: HelpdeskContext) -> Result:
     number = await topic_ticket(update, context)
     if number is None:
         number = validation.ticket_number(" ".join(context.args or []))
-    found = await history.document(
-        context.session, actor=context.actor, number=number, tz=context.resources.settings.tz
+    actor, tz = context.actor, context.resources.settings.tz
+    # a long ticket's whole conversation: read apart, so other chats are not held up
+    found = await read_apart(
+        context, lambda session: history.document(session, actor=actor, number=number, tz=tz)
     )
     return File(found.data, found.filename, caption=f"The whole conversation of #{number}.")
 

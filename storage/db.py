@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import TypeVar
 
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
@@ -16,11 +17,13 @@ from sqlalchemy.ext.asyncio import (
     create_async_engine,
 )
 from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
 from sqlalchemy.util import await_only
 
 from storage.sqlite import BUSY_TIMEOUT_MS, begin_immediate
 
 SessionFactory = async_sessionmaker[AsyncSession]
+T = TypeVar("T")
 
 # SQLITE_DRIVER: "inline" runs SQLite's calls on the event loop's thread (storage/sqlite_inline.py,
 # which checks the aiosqlite internals it replaces), "aiosqlite" on stock aiosqlite's threads.
@@ -117,6 +120,24 @@ def create_engine(url: str, *, sqlite_driver: str | None = None, **kwargs: objec
         return engine
     kwargs.setdefault("pool_pre_ping", True)
     return create_async_engine(url, **kwargs)
+
+
+def read_apart(
+    url: str, work: Callable[[AsyncSession], Awaitable[T]], **engine_options: object
+) -> T:
+    """Run read-only `work` in this (worker) thread, on an event loop and a connection of its
+    own: a long query there neither holds the write lock nor blocks the bot's event loop (the
+    inline SQLite driver runs SQLite's calls on the thread of the loop that awaits them)."""
+
+    async def main() -> T:
+        engine = create_engine(url, poolclass=NullPool, **engine_options)
+        try:
+            async with create_session_factory(engine)() as session:
+                return await work(session)
+        finally:
+            await engine.dispose()
+
+    return asyncio.run(main())
 
 
 def create_session_factory(engine: AsyncEngine) -> SessionFactory:

@@ -13,7 +13,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import notices
 from bot.clock import utcnow_seconds
-from bot.services import activities, agents, tickets, users, validation
+from bot.services import activities, agents, copies, tickets, users, validation
 from bot.services.errors import Forbidden, Invalid, NotFound
 from bot.services.users import Actor
 from storage.models import Priority, Role, Status, Ticket, User
@@ -155,7 +155,6 @@ async def take(session: AsyncSession, *, ticket: Ticket, agent: User) -> None:
 
 
 async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: User | None) -> None:
-    from bot.services import relay  # relay builds on the lifecycle
 
     # The ticket's row first (PostgreSQL; SQLite has one writer anyway): a customer's message
     # being relayed meanwhile then goes to the new agent, or is committed before we move it.
@@ -175,7 +174,7 @@ async def _assign(session: AsyncSession, *, ticket: Ticket, agent: User, by: Use
     )
     customer, _ = await _people(session, ticket)
     await notices.assigned(session, ticket=ticket, customer=customer, agent=agent)
-    await relay.release_waiting(session, ticket=ticket, customer=customer, agent=agent)
+    await copies.release_waiting(session, ticket=ticket, customer=customer, agent=agent)
 
 
 @dataclass(frozen=True)
@@ -192,7 +191,6 @@ async def transfer(session: AsyncSession, *, by: Actor, number: int, agent_ref: 
     """/transfer N <agent>: hand an assigned ticket to another agent. The new agent gets the
     card and the last messages, then whatever was still on its way to the old agent; both
     agents and the customer are told."""
-    from bot.services import relay  # relay builds on the lifecycle
 
     ticket = await tickets.load_visible(session, actor=by, number=number)
     if ticket.status == Status.CLOSED:
@@ -205,9 +203,9 @@ async def transfer(session: AsyncSession, *, by: Actor, number: int, agent_ref: 
     old = await users.get(session, ticket.agent_id)
     by_user = await users.get(session, by.user_id)
     await _assign(session, ticket=ticket, agent=new, by=by_user)
-    last = await relay.recent(session, ticket=ticket, limit=RECAP, unsent_to=old.telegram_id)
+    last = await copies.recent(session, ticket=ticket, limit=RECAP, unsent_to=old.telegram_id)
     await notices.recap(session, ticket=ticket, agent=new, messages=last)
-    await relay.hand_over(session, ticket=ticket, old=old, new=new)
+    await copies.hand_over(session, ticket=ticket, old=old, new=new)
     await notices.transferred(session, ticket=ticket, old=old, new=new, by=by_user)
     return Transferred(number=ticket.id, old_name=old.display_name, new_name=new.display_name)
 
@@ -225,11 +223,8 @@ async def remove_agent(session: AsyncSession, *, by: Actor, agent_ref: str) -> R
     if agent.role != Role.AGENT:
         raise Invalid("Admins come from ADMIN_IDS and cannot be removed here.")
     numbers = await demote(session, person=agent, performer_id=by.telegram_id)
-    listed = ", ".join(f"#{n}" for n in numbers) or "none"
-    await notices.to_staff(
-        session,
-        [admin.telegram_id for admin in await users.admins(session)],
-        f"{agent.display_name} is no longer an agent. Tickets back to unassigned: {listed}.",
+    await notices.agent_removed(
+        session, admins=await users.admins(session), agent=agent, unassigned=numbers
     )
     await session.flush()
     return Removed(agent.display_name, agent.telegram_id, numbers)
@@ -243,7 +238,6 @@ async def demote(session: AsyncSession, *, person: User, performer_id: int | Non
     messages wait on their ticket and go to the next agent on assignment. Returns the numbers
     of the tickets handed back. `performer_id` None: done by the bot itself (ADMIN_IDS).
     """
-    from bot.services import relay  # relay builds on the lifecycle
 
     person.role = Role.CUSTOMER
     active = list(
@@ -266,7 +260,7 @@ async def demote(session: AsyncSession, *, person: User, performer_id: int | Non
             at=now,
         )
     await session.flush()
-    await relay.withdraw_from(session, former_staff=person)
+    await copies.withdraw_from(session, former_staff=person)
     return [ticket.id for ticket in active]
 
 

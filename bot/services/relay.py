@@ -11,13 +11,18 @@ import re
 from dataclasses import dataclass, field
 from datetime import datetime
 
-from sqlalchemy import bindparam, delete, exists, insert, or_, select, update
+from sqlalchemy import Row, bindparam, exists, func, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 from sqlalchemy.orm.attributes import set_committed_value
 
 from bot.clock import utcnow_seconds
 from bot.services import activities, lifecycle, outbound, tickets, users, validation
+from bot.services.copies import NO_CAPTION, Answers  # noqa: F401  (part of the relay's API)
+from bot.services.copies import header as _header
+from bot.services.copies import queue_to as _queue_to
 from bot.services.errors import Invalid, NotFound
 from bot.services.users import Actor
 from storage.models import (
@@ -32,7 +37,6 @@ from storage.models import (
 )
 
 CUSTOMER, AGENT, NOTE = "customer", "agent", "note"
-NO_CAPTION = {"sticker", "video_note"}  # Telegram copies these without a caption
 
 
 @dataclass(frozen=True)
@@ -57,16 +61,6 @@ class Incoming:
     media_group_id: str | None = None
 
 
-@dataclass(frozen=True)
-class Answers:
-    """The message a relayed reply answers, as it is in the other chat: the relayed copy
-    replies to it there (quoting the same part), so the thread reads the same on both sides."""
-
-    chat_id: int
-    message_id: int
-    quote: str | None
-
-
 class Outcome(enum.Enum):
     RELAYED = "relayed"
     WAITING = "waiting"  # no agent yet: delivered on assignment
@@ -84,15 +78,18 @@ class Result:
     choices: list[tuple[int, str]] = field(default_factory=list)
 
 
-def _header(number: int, name: str) -> str:
-    return f"#{number} · {name}"
-
-
 # Built once: every relayed message runs these, and building a statement costs more than
 # SQLite takes to run it.
 _MESSAGES = Message.__table__
 _DUPLICATE = select(exists().where(_MESSAGES.c.update_id == bindparam("b_update_id")))
-_INSERT_MESSAGE = insert(_MESSAGES).returning(_MESSAGES.c.id)
+# The insert is also the duplicate check: an update delivered again inserts nothing (update_id
+# is unique) and returns no id. One statement per dialect (ON CONFLICT is each one's own).
+_INSERT_MESSAGE = {
+    name: dialect_insert(_MESSAGES)
+    .on_conflict_do_nothing(index_elements=[_MESSAGES.c.update_id])
+    .returning(_MESSAGES.c.id)
+    for name, dialect_insert in (("sqlite", sqlite_insert), ("postgresql", postgresql_insert))
+}
 _STORED = (
     "ticket_id",
     "author_id",
@@ -133,6 +130,31 @@ _ACTIVE = (
     .options(joinedload(Ticket.customer), joinedload(Ticket.agent))
 )
 _TICKETS = Ticket.__table__
+_ACTIVE_ROWS = _TICKETS.alias("active")
+_ACTIVE_IDS = select(_ACTIVE_ROWS.c.id).where(
+    _ACTIVE_ROWS.c.customer_id == bindparam("b_customer_id"),
+    _ACTIVE_ROWS.c.status != Status.CLOSED,
+)
+_AGENTS = User.__table__.alias("agent")
+# The usual customer message (no reply, no topic: their one active ticket): the ticket found,
+# held and touched in one statement, its agent read once the row is held (an assignment or a
+# transfer committed meanwhile decides who gets the message; PostgreSQL waits for it here).
+# No row: none or several active tickets, which the slower path tells apart.
+_HOLD_ONLY_ACTIVE = (
+    update(_TICKETS)
+    .where(_TICKETS.c.id == _ACTIVE_IDS.order_by(_ACTIVE_ROWS.c.id).limit(1).scalar_subquery())
+    .where(select(func.count()).select_from(_ACTIVE_IDS.limit(2).subquery()).scalar_subquery() == 1)
+    .values(updated_at=bindparam("b_updated_at"))
+    .returning(
+        _TICKETS.c.id,
+        _TICKETS.c.status,
+        select(_AGENTS.c.telegram_id)
+        .where(_AGENTS.c.id == _TICKETS.c.agent_id)
+        .correlate(_TICKETS)
+        .scalar_subquery()
+        .label("agent_telegram_id"),
+    )
+)
 _TOUCH_TICKET = (
     update(_TICKETS)
     .where(_TICKETS.c.id == bindparam("b_id"))
@@ -147,8 +169,9 @@ async def _is_duplicate(session: AsyncSession, update_id: int) -> bool:
 
 async def _store(
     session: AsyncSession, incoming: Incoming, *, kind: str, author: int, ticket_id: int | None
-) -> Message:
-    """Insert the message (Core: nothing reads it back through the ORM in this transaction)."""
+) -> Message | None:
+    """Insert the message (Core: nothing reads it back through the ORM in this transaction);
+    None when its update was stored before (delivered again)."""
     if incoming.text is not None and incoming.media_kind is None:
         validation.text(incoming.text, field="message", limit=validation.MESSAGE_LIMIT)
     message = Message(
@@ -165,8 +188,9 @@ async def _store(
         created_at=utcnow_seconds(),
     )
     values = {key: getattr(message, key) for key in _STORED}
-    message.id = await session.scalar(_INSERT_MESSAGE, values)
-    return message
+    statement = _INSERT_MESSAGE[session.get_bind().dialect.name]
+    message.id = await session.scalar(statement, values)
+    return message if message.id is not None else None
 
 
 async def _touch_ticket(session: AsyncSession, ticket: Ticket, at: datetime) -> None:
@@ -245,14 +269,23 @@ async def customer_message(
 
     `not_before`: the message is paced (bot/services/flood.py); it is stored now all the same.
     """
-    if await _is_duplicate(session, incoming.update_id):
-        return Result(Outcome.DUPLICATE)
     number = await _ticket_of(session, incoming)
     if number is not None:
         ticket = await tickets.load_visible(session, actor=actor, number=number)
         if ticket.status == Status.CLOSED:
             raise Invalid(f"Ticket #{number} is closed. Send /new to open a new ticket.")
     else:
+        values = {"b_customer_id": actor.user_id, "b_updated_at": utcnow_seconds()}
+        held = (await session.execute(_HOLD_ONLY_ACTIVE, values)).first()
+        if held is not None and held.status != Status.RESOLVED:  # resolved: reopened below
+            return await _relay_held(
+                session,
+                held,
+                actor=actor,
+                incoming=incoming,
+                team_chat_id=team_chat_id,
+                not_before=not_before,
+            )
         active = list((await session.scalars(_ACTIVE, {"b_customer_id": actor.user_id})).unique())
         if not active:
             return Result(Outcome.NO_TICKET)
@@ -260,12 +293,16 @@ async def customer_message(
             message = await _store(
                 session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=None
             )
+            if message is None:
+                return Result(Outcome.DUPLICATE)
             choices = [(t.id, t.subject) for t in active]
             return Result(Outcome.CHOOSE, message_id=message.id, choices=choices)
         ticket = active[0]
     message = await _store(
         session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=ticket.id
     )
+    if message is None:
+        return Result(Outcome.DUPLICATE)
     answers = await _answers(session, incoming)
     return await _attach(
         session,
@@ -275,6 +312,48 @@ async def customer_message(
         answers=answers,
         not_before=not_before,
     )
+
+
+async def _relay_held(
+    session: AsyncSession,
+    held: Row,
+    *,
+    actor: Actor,
+    incoming: Incoming,
+    team_chat_id: int | None,
+    not_before: datetime | None,
+) -> Result:
+    """`_attach` for the usual message, its ticket held (`_HOLD_ONLY_ACTIVE`): nothing more is
+    read; the customer is the one writing (`actor`), the agent came with the ticket."""
+    number = held.id
+    message = await _store(session, incoming, kind=CUSTOMER, author=actor.user_id, ticket_id=number)
+    if message is None:  # delivered again: only the ticket's updated_at moved, to now
+        return Result(Outcome.DUPLICATE)
+    answers = await _answers(session, incoming)
+    await activities.record(
+        session,
+        ticket_id=number,
+        activity={"note": {"id": message.id, "type": 1}},
+        performer_id=actor.telegram_id,
+        at=message.created_at,
+    )
+    header = _header(number, actor.name)
+    if team_chat_id is not None:
+        await _queue_to(
+            session, message=message, ticket_id=number, chat_id=team_chat_id, header=header
+        )
+    if held.agent_telegram_id is None:
+        return Result(Outcome.WAITING, number=number, message_id=message.id)
+    await _queue_to(
+        session,
+        message=message,
+        ticket_id=number,
+        chat_id=held.agent_telegram_id,
+        header=header,
+        answers=answers,
+        not_before=not_before,
+    )
+    return Result(Outcome.RELAYED, number=number, message_id=message.id)
 
 
 async def pick(
@@ -323,7 +402,7 @@ async def _attach(
     header = _header(ticket.id, customer.display_name)
     if team_chat_id is not None:
         await _queue_to(
-            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+            session, message=message, ticket_id=ticket.id, chat_id=team_chat_id, header=header
         )
     if ticket.agent_id is None:
         # Other chats' updates run concurrently (bot/concurrency.py): an assignment may have
@@ -336,176 +415,13 @@ async def _attach(
     await _queue_to(
         session,
         message=message,
-        ticket=ticket,
+        ticket_id=ticket.id,
         chat_id=agent.telegram_id,
         header=header,
         answers=answers,
         not_before=not_before,
     )
     return Result(outcome, number=ticket.id, message_id=message.id)
-
-
-async def release_waiting(
-    session: AsyncSession, *, ticket: Ticket, customer: User, agent: User
-) -> int:
-    """On assignment: the customer's messages that waited for an agent go to them, in order.
-
-    An erased customer's messages are empty shells kept for the counts: nothing goes."""
-    if customer.deleted_at is not None:
-        return 0
-    waiting = list(
-        await session.scalars(
-            select(Message)
-            .where(Message.ticket_id == ticket.id, Message.kind == CUSTOMER)
-            .where(~exists().where(Delivery.message_id == Message.id))
-            .order_by(Message.id)
-        )
-    )
-    for message in waiting:
-        await _queue_to(
-            session,
-            message=message,
-            ticket=ticket,
-            chat_id=agent.telegram_id,
-            header=_header(ticket.id, customer.display_name),
-        )
-    return len(waiting)
-
-
-async def withdraw_from(session: AsyncSession, *, former_staff: User) -> None:
-    """Nothing queued for someone who is no longer staff reaches them as staff.
-
-    Their chat's unsent rows about tickets other than their own as a customer (relayed
-    customer messages, ticket cards, staff notices) are dropped. A customer message whose row
-    is dropped has no delivery any more, so it waits on its ticket like a message sent before
-    assignment: `release_waiting` gives it to the next agent, in order. A ticket that already
-    has another agent gets those messages now.
-    """
-    own_tickets = select(Ticket.id).where(Ticket.customer_id == former_staff.id)
-    dropped = await session.execute(
-        delete(Delivery)
-        .where(
-            Delivery.chat_id == former_staff.telegram_id,
-            Delivery.status.in_(outbound.UNSENT),
-            or_(Delivery.ticket_id.is_(None), Delivery.ticket_id.not_in(own_tickets)),
-        )
-        .returning(Delivery.ticket_id)
-    )
-    outbound.withdrawn(session, former_staff.telegram_id)
-    numbers = sorted({number for (number,) in dropped if number is not None})
-    for number in numbers:
-        ticket = await session.get(Ticket, number)
-        if ticket is None or ticket.agent_id in (None, former_staff.id):
-            continue
-        if ticket.status == Status.CLOSED:
-            continue
-        customer = await users.get(session, ticket.customer_id)
-        agent = await users.get(session, ticket.agent_id)
-        await release_waiting(session, ticket=ticket, customer=customer, agent=agent)
-
-
-async def hand_over(session: AsyncSession, *, ticket: Ticket, old: User, new: User) -> None:
-    """A transfer: the ticket's messages not yet sent to the old agent go to the new one (in
-    order, and never to the old agent once this commits)."""
-    moved = list(
-        await session.scalars(
-            delete(Delivery)
-            .where(
-                Delivery.chat_id == old.telegram_id,
-                Delivery.ticket_id == ticket.id,
-                Delivery.status.in_(outbound.UNSENT),
-                Delivery.message_id.is_not(None),
-            )
-            .returning(Delivery.message_id)
-        )
-    )
-    outbound.withdrawn(session, old.telegram_id)
-    if not moved:
-        return
-    customer = await users.get(session, ticket.customer_id)
-    messages = await session.scalars(
-        select(Message).where(Message.id.in_(moved), Message.kind == CUSTOMER).order_by(Message.id)
-    )
-    for message in messages:
-        await _queue_to(
-            session,
-            message=message,
-            ticket=ticket,
-            chat_id=new.telegram_id,
-            header=_header(ticket.id, customer.display_name),
-        )
-
-
-async def recent(
-    session: AsyncSession, *, ticket: Ticket, limit: int, unsent_to: int
-) -> list[tuple[str, Message]]:
-    """The ticket's last `limit` messages both ways (notes aside), oldest first, with who
-    wrote each; those still unsent to chat `unsent_to` are left out (they are handed over)."""
-    unsent = select(Delivery.message_id).where(
-        Delivery.chat_id == unsent_to,
-        Delivery.status.in_(outbound.UNSENT),
-        Delivery.message_id.is_not(None),
-    )
-    rows = await session.execute(
-        select(Message, User)
-        .outerjoin(User, User.id == Message.author_id)
-        .where(Message.ticket_id == ticket.id, Message.kind.in_((CUSTOMER, AGENT)))
-        .where(Message.id.not_in(unsent))
-        .order_by(Message.id.desc())
-        .limit(limit)
-    )
-    found = [(user.display_name if user else "someone", message) for message, user in rows]
-    return found[::-1]
-
-
-async def _queue_to(
-    session: AsyncSession,
-    *,
-    message: Message,
-    ticket: Ticket,
-    chat_id: int,
-    header: str,
-    answers: Answers | None = None,
-    not_before: datetime | None = None,
-) -> None:
-    reply = {}
-    if answers is not None and answers.chat_id == chat_id:
-        reply = {"reply_to": answers.message_id, "quote": answers.quote}
-    if message.media_kind is None:
-        await outbound.queue_relay_text(
-            session,
-            chat_id=chat_id,
-            header=header,
-            body=message.text or "",
-            ticket_id=ticket.id,
-            message_id=message.id,
-            **reply,
-            not_before=not_before,
-        )
-        return
-    if message.media_kind in NO_CAPTION:
-        await outbound.queue_relay_text(
-            session,
-            chat_id=chat_id,
-            header=header,
-            body=f"({message.media_kind})",
-            ticket_id=ticket.id,
-            message_id=message.id,
-            not_before=not_before,
-        )
-    await outbound.queue_relay_copy(
-        session,
-        chat_id=chat_id,
-        from_chat_id=message.source_chat_id,
-        source_message_id=message.source_message_id,
-        header=None if message.media_kind in NO_CAPTION else header,
-        caption=message.text,
-        ticket_id=ticket.id,
-        message_id=message.id,
-        album=message.media_group_id,
-        **reply,
-        not_before=not_before,
-    )
 
 
 async def staff_message(
@@ -523,8 +439,6 @@ async def staff_message(
 
     `not_before`: the answer is paced (bot/services/flood.py); it is stored now all the same.
     """
-    if await _is_duplicate(session, incoming.update_id):
-        return number or 0
     if number is None:
         number = await _ticket_of(session, incoming)
         if number is None:
@@ -546,6 +460,8 @@ async def staff_message(
         raise Invalid(f"Ticket #{number} is closed; the customer can open a new one.")
     # the agent as the guard read them (actor): no second query for who is writing
     message = await _store(session, incoming, kind=AGENT, author=actor.user_id, ticket_id=ticket.id)
+    if message is None:
+        return ticket.id  # delivered again: stored and sent the first time
     now = message.created_at
     await _touch_ticket(session, ticket, now)
     if ticket.first_response_at is None and lifecycle.counts_as_response(
@@ -564,7 +480,7 @@ async def staff_message(
     await _queue_to(
         session,
         message=message,
-        ticket=ticket,
+        ticket_id=ticket.id,
         chat_id=customer.telegram_id,
         header=header,
         answers=answers,
@@ -572,7 +488,7 @@ async def staff_message(
     )
     if team_chat_id is not None and incoming.chat_id != team_chat_id:
         await _queue_to(
-            session, message=message, ticket=ticket, chat_id=team_chat_id, header=header
+            session, message=message, ticket_id=ticket.id, chat_id=team_chat_id, header=header
         )
     return ticket.id
 

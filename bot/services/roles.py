@@ -19,7 +19,6 @@ import logging
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
-from markupsafe import Markup
 from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -62,14 +61,7 @@ async def reconcile_admins(session: AsyncSession, admin_ids: Collection[int]) ->
     )
     for person in former:
         numbers = await lifecycle.demote(session, person=person, performer_id=None)
-        listed = ", ".join(f"#{n}" for n in numbers) or "none"
-        await notices.to_staff(
-            session,
-            ids,
-            Markup(
-                "{} is no longer an admin (not in ADMIN_IDS). Tickets back to unassigned: {}."
-            ).format(person.display_name, listed),
-        )
+        await notices.admin_removed(session, admin_ids=ids, person=person, unassigned=numbers)
     await session.flush()
     return Reconciled(promoted=sorted(promoted), demoted=[p.telegram_id for p in former])
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from datetime import timedelta
 
 from sqlalchemy import ColumnElement, bindparam, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -81,26 +82,32 @@ async def get(session: AsyncSession, user_id: int) -> User:
 
 
 _USERS = User.__table__
-# Every update comes through here: one prepared statement updates and reads who is writing.
-_TOUCH = (
+# Every update comes through here: who is writing is read, and written only when something
+# changed (see `touch`), so most updates take no write lock.
+_WHO = select(
+    _USERS.c.id,
+    _USERS.c.role,
+    _USERS.c.name,
+    _USERS.c.username,
+    _USERS.c.language,
+    _USERS.c.registered_at,
+    _USERS.c.blocked_at,
+    _USERS.c.banned_at,
+    _USERS.c.last_active_at,
+).where(_USERS.c.telegram_id == bindparam("b_telegram_id"))
+_FRESHEN = (
     update(_USERS)
-    .where(_USERS.c.telegram_id == bindparam("b_telegram_id"))
+    .where(_USERS.c.id == bindparam("b_id"))
     .values(
         username=bindparam("b_username"),
         language=bindparam("b_language"),
         last_active_at=bindparam("b_now"),
     )
-    .returning(
-        _USERS.c.id,
-        _USERS.c.role,
-        _USERS.c.name,
-        _USERS.c.username,
-        _USERS.c.registered_at,
-        _USERS.c.blocked_at,
-        _USERS.c.banned_at,
-    )
 )
 _SET_ROLE = update(_USERS).where(_USERS.c.id == bindparam("b_id")).values(role=bindparam("b_role"))
+# How old `last_active_at` may get before an update writes it again (it orders agents for
+# automatic assignment and shows in /agents: a minute is fresh enough).
+ACTIVE_STALE_AFTER = timedelta(minutes=1)
 
 
 async def touch(
@@ -114,21 +121,13 @@ async def touch(
     """The person writing now, created on first contact; username and activity kept fresh.
 
     Returns them as the rules see them, and whether they are new or their role changed (their
-    menu must be set). Writing to the bot also means the person can receive messages again,
-    so a mark that they had blocked the bot is lifted and what was held for them goes out.
+    menu must be set). It only reads, unless something is to be written: a new person, a role
+    that changed, a new username or language, a `last_active_at` older than
+    ACTIVE_STALE_AFTER, or a mark that they had blocked the bot (writing to it means they can
+    receive messages again: the mark is lifted and what was held for them goes out).
     """
     now = utcnow()
-    row = (
-        await session.execute(
-            _TOUCH,
-            {
-                "b_telegram_id": telegram_id,
-                "b_username": username,
-                "b_language": language,
-                "b_now": now,
-            },
-        )
-    ).one_or_none()
+    row = (await session.execute(_WHO, {"b_telegram_id": telegram_id})).one_or_none()
     if row is None:
         user = User(
             telegram_id=telegram_id,
@@ -141,6 +140,14 @@ async def touch(
         session.add(user)
         await session.flush()
         return actor_of(user, is_admin=is_admin), True
+    if (
+        row.username != username
+        or row.language != language
+        or row.last_active_at is None
+        or now - row.last_active_at >= ACTIVE_STALE_AFTER
+    ):
+        values = {"b_id": row.id, "b_username": username, "b_language": language, "b_now": now}
+        await session.execute(_FRESHEN, values)
     if row.blocked_at is not None:
         await unblocked(session, telegram_id=telegram_id)
     stored = Role(row.role)
@@ -161,7 +168,7 @@ async def touch(
         telegram_id,
         role,
         row.name,
-        row.username,
+        username,
         row.registered_at,
         is_admin=is_admin,
         banned=row.banned_at is not None,

@@ -82,9 +82,9 @@ async def test_admin_ids_take_effect_at_start_not_at_the_next_message(tmp_path) 
     async with BotApiStandin(token=TOKEN, bot_username=BOT_USERNAME) as standin:
         async with started_bot(tmp_path, standin=standin, assignment="auto") as harness:
             ben, kim = harness.user(BEN, "Ben", "ben"), harness.user(2002, "Kim", "kim")
+            await harness.add_agent(kim, "Kim")  # Kim is idle longest: assignment picks her
             await harness.add_agent(ben, "Ben")  # an agent first
-            await harness.add_agent(kim, "Kim")
-            await ben.send("/help")  # Kim is idle longest: automatic assignment picks her
+            await ben.send("/help")
             await ben.receive_text("What you can do")
             customer, first = await customer_with_ticket(harness)
             await kim.receive_text(f"#{first} · Alice is assigned to you")  # Kim: load 1

@@ -43,9 +43,9 @@ async def test_remove_agent_unassigns_tickets_and_tells_admins(harness: Harness)
 async def test_automatic_assignment_picks_least_loaded_then_longest_idle(tmp_path) -> None:
     async with started_bot(tmp_path, assignment="auto") as harness:
         sam, kim = harness.user(2001, "Sam", "sam"), harness.user(2002, "Kim", "kim")
-        await harness.add_agent(sam, "Sam")
         await harness.add_agent(kim, "Kim")
-        await sam.send("/help")  # Sam was active last: Kim has been idle longer
+        await harness.add_agent(sam, "Sam")  # Sam was active last: Kim has been idle longer
+        await sam.send("/help")  # (within a minute: last_active_at is not written again)
         await sam.receive_text("What you can do")
         _, first = await customer_with_ticket(harness, subject="First")
         await kim.receive_text(f"#{first} · Alice is assigned to you")
