@@ -122,6 +122,10 @@ async def test_ban_mid_flood_stops_the_paced_backlog(tmp_path) -> None:
             await customer.send(f"m{n}")
         await customer.receive_text(flood.PACING, timeout=5)
         await agent.wait_until(lambda _: relayed(agent, number) == ["m0", "m1"], 5)
+        for _ in range(100):  # all six stored (the customer's chat runs beside the admin's)
+            if len(await customer_messages(harness)) == 6:
+                break
+            await asyncio.sleep(0.05)
 
         said = await answer(harness.admin, "/ban @alice")
         assert "4 of their messages waiting to be sent will not be" in said
