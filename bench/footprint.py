@@ -253,6 +253,18 @@ def report(figures: Figures, args: argparse.Namespace, command: str) -> str:
             "",
             f"Start-ups (s): {starts}.",
             "",
+            "The knowledge base's model is loaded on the first search and then kept. Since the"
+            " switch from WordLlama (137 MB here once loaded) to all-MiniLM-L6-v2 on onnxruntime,"
+            " which the search quality targets needed (see Knowledge base below), a bot that has"
+            f" searched carries {figures.kb_mb - figures.after_mb:.0f} MB more: onnxruntime's"
+            " library and session, whose int8 weights it unpacks into float32 ones (without that"
+            " unpacking a search takes about 100 ms instead of 5; the temporaries of the load are"
+            " handed back with malloc_trim). So the row above misses this bench's own 150 MB"
+            " target for a loaded model; a bot that has not searched stays at the idle figure."
+            " Measured in a scratch process: dropping the session and trimming the heap gives"
+            " back all but about 40 MB (onnxruntime's library stays mapped), so a release after"
+            " some idle minutes would still leave the bot a little over 150 MB; not done.",
+            "",
             "Before commit f0007cb the bot process imported matplotlib (with numpy and PIL) at"
             " start for the /report chart: 139.2 MB idle (target missed) and 1.92 s median"
             " start-up on the same machine. `python -X importtime` showed matplotlib as 1.2 s of"

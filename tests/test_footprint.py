@@ -7,7 +7,7 @@ import sys
 
 from tests.support.process import ROOT
 
-HEAVY = ("matplotlib", "numpy", "PIL", "wordllama", "tokenizers")
+HEAVY = ("matplotlib", "numpy", "PIL", "onnxruntime", "tokenizers")
 
 
 def test_running_the_bot_does_not_import_the_chart_or_embedding_libraries() -> None:

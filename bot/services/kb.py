@@ -1,13 +1,13 @@
 """The knowledge base: articles, the search `/new` and `/faq` use, and what suggestions saved.
 
 A search ranks the articles by two signals and adds them up: semantic similarity (cosine of
-WordLlama sentence vectors: the question's against the article's title and body, stored with
-the article) and the database's own full-text ranking (SQLite FTS5 bm25, PostgreSQL ts_rank),
-scaled so that the best lexical match counts LEXICAL_WEIGHT. When the best article scores under
-THRESHOLD nothing is offered (a wrong suggestion costs the customer time); when it passes, the
-next ones are offered with it if they score at least RELATIVE_FLOOR of it. bench/kb.py
-measures all this and shows how the constants were chosen (on one half of a labelled set,
-checked on the other).
+all-MiniLM-L6-v2 sentence vectors, the better of the question against the article's title and
+against its body, both stored with the article) and the database's own full-text ranking
+(SQLite FTS5 bm25, PostgreSQL ts_rank), scaled so that the best lexical match counts
+LEXICAL_WEIGHT. When the best article scores under THRESHOLD nothing is offered (a wrong
+suggestion costs the customer time); when it passes, the next ones are offered with it if they
+score at least RELATIVE_FLOOR of it. bench/kb.py measures all this and shows how the constants
+were chosen (on one half of a labelled set, checked on the other).
 """
 
 from __future__ import annotations
@@ -30,8 +30,8 @@ from storage.models import KbArticle, KbOffer
 # Tuned by bench/kb.py (see BENCHMARKS.md, "Knowledge base"): the weight of the best lexical
 # match against semantic similarity, the score the best article needs for anything to be
 # offered, and the share of the best score the others need to be offered with it.
-LEXICAL_WEIGHT = 0.05
-THRESHOLD = 0.355
+LEXICAL_WEIGHT = 0.01
+THRESHOLD = 0.39
 RELATIVE_FLOOR = 0.6
 LEXICAL_CANDIDATES = 20
 TERMS_MAX, TERM_LENGTH_MAX = 32, 40
@@ -106,6 +106,10 @@ def query_terms(question: str) -> list[str]:
     return terms[:TERMS_MAX]
 
 
+def _stale(row: KbArticle) -> bool:
+    return row.embedding is None or row.embedding_model != semantic.MODEL
+
+
 def _vectors(articles: list[ArticleText]) -> list[bytes]:
     """Each article's stored embedding: its title's vector, then its body's."""
     vectors = semantic.embed([part for a in articles for part in (a.title, a.body)])
@@ -125,7 +129,9 @@ async def import_articles(session: AsyncSession, articles: list[ArticleText]) ->
     changed = [
         a
         for a in articles
-        if a.key not in existing or existing[a.key].content_hash != content_hash(a.title, a.body)
+        if a.key not in existing
+        or existing[a.key].content_hash != content_hash(a.title, a.body)
+        or _stale(existing[a.key])
     ]
     vectors = await asyncio.to_thread(_vectors, changed) if changed else []
     now = utcnow()
@@ -139,6 +145,7 @@ async def import_articles(session: AsyncSession, articles: list[ArticleText]) ->
                     body=article.body,
                     content_hash=content_hash(article.title, article.body),
                     embedding=vector,
+                    embedding_model=semantic.MODEL,
                     shown=0,
                     solved=0,
                     created_at=now,
@@ -147,6 +154,7 @@ async def import_articles(session: AsyncSession, articles: list[ArticleText]) ->
             )
         else:
             row.title, row.body, row.embedding = article.title, article.body, vector
+            row.embedding_model = semantic.MODEL
             row.content_hash = content_hash(article.title, article.body)
             row.updated_at = now
     await session.flush()
@@ -200,22 +208,33 @@ async def lexical_scores(session: AsyncSession, question: str) -> dict[int, floa
 
 
 async def semantic_scores(session: AsyncSession, question: str) -> dict[int, float]:
-    """Cosine similarity of the question to each article (mean over its title and body)."""
-    rows = (
-        await session.execute(
-            select(KbArticle.id, KbArticle.embedding).where(KbArticle.embedding.is_not(None))
-        )
-    ).all()
+    """Cosine similarity of the question to each article: the better of title and body.
+    Articles whose stored vectors come from another model (or none) are embedded again first."""
+    query = select(KbArticle.id, KbArticle.embedding, KbArticle.embedding_model)
+    rows = (await session.execute(query)).all()
     if not rows:
         return {}
     if not semantic.is_loaded():
         await asyncio.to_thread(semantic.model)  # the first search loads it (about a second)
+    stale = [article_id for article_id, _, model in rows if model != semantic.MODEL]
+    if stale:
+        await _embed_again(session, stale)
+        rows = (await session.execute(query)).all()
     import numpy as np
 
     vector = semantic.embed([question])[0]
-    matrix = np.stack([semantic.from_bytes(blob) for _, blob in rows])  # articles × 2 × dim
-    similarity = (matrix @ vector).mean(axis=1)
-    return {article_id: float(s) for (article_id, _), s in zip(rows, similarity, strict=True)}
+    matrix = np.stack([semantic.from_bytes(blob) for _, blob, _ in rows])  # articles × 2 × dim
+    similarity = (matrix @ vector).max(axis=1)
+    return {row[0]: float(s) for row, s in zip(rows, similarity, strict=True)}
+
+
+async def _embed_again(session: AsyncSession, article_ids: list[int]) -> None:
+    """Store the current model's vectors for these articles (after the model changed)."""
+    rows = list(await session.scalars(select(KbArticle).where(KbArticle.id.in_(article_ids))))
+    texts = [ArticleText(row.key, row.title, row.body) for row in rows]
+    for row, vector in zip(rows, await asyncio.to_thread(_vectors, texts), strict=True):
+        row.embedding, row.embedding_model = vector, semantic.MODEL
+    await session.flush()
 
 
 def combine(

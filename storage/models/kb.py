@@ -24,9 +24,9 @@ __all__ = ["KbArticle", "KbOffer"]
 class KbArticle(Base):
     """One article: its key (the file name it came from), title and Markdown body.
 
-    `embedding` is the semantic model's vector of title and body (float32 bytes), computed when
-    `content_hash` changes; `shown` and `solved` count how often `/new` offered it and how
-    often it was the answer.
+    `embedding` is the semantic model's vectors of title and body (float32 bytes), computed when
+    `content_hash` changes or `embedding_model` is not the model in use; `shown` and `solved`
+    count how often `/new` offered it and how often it was the answer.
     """
 
     __tablename__ = "kb_articles"
@@ -37,6 +37,7 @@ class KbArticle(Base):
     body: Mapped[str] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     embedding: Mapped[bytes | None] = mapped_column(LargeBinary)
+    embedding_model: Mapped[str | None] = mapped_column(String(64))
     shown: Mapped[int] = mapped_column(Integer, default=0)
     solved: Mapped[int] = mapped_column(Integer, default=0)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

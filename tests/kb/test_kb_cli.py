@@ -39,7 +39,8 @@ def test_import_then_reimport_updates_changed_articles_only(db_url, tmp_path, ca
     assert kb("import", str(folder)) == 0
     assert "10 new, 0 updated, 0 unchanged" in capsys.readouterr().out
     before = articles(db_url)
-    assert len(before) == 10 and all(len(a.embedding) == 2 * 256 * 4 for a in before.values())
+    assert len(before) == 10 and all(len(a.embedding) == 2 * 384 * 4 for a in before.values())
+    assert {a.embedding_model for a in before.values()} == {"all-MiniLM-L6-v2-int8"}
 
     changed = folder / "promo-code.md"
     changed.write_text(changed.read_text().replace("case sensitive", "not case sensitive"))
