@@ -12,6 +12,7 @@ import io
 import re
 import sys
 import tempfile
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import TextIO
 
@@ -122,38 +123,25 @@ async def _load_articles(resources: Resources, folder: Path) -> None:
 
 async def play(kb_folder: Path | None = EXAMPLE_KB) -> int:
     """The demo; `kb_folder` is the knowledge base /new suggests articles from (None: none)."""
-    with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as folder:
-        async with BotApiStandin(token=TOKEN, bot_username="helpdesk_demo_bot") as standin:
-            settings = load_settings(
-                _env_file=None,
-                telegram_bot_token=TOKEN,
-                telegram_api_url=standin.url,
-                database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
-                admin_ids=[ADMIN_ID],
-                email_backend="console",
-                digest_schedule="off",
-                admin_digest_schedule="off",
-            )
-            await asyncio.to_thread(upgrade, settings.database_url)
-            resources = Resources.open(settings)
-            if kb_folder is not None:
-                await _load_articles(resources, kb_folder)
-            application = build_application(resources, rate_limiter=False)
-            out = sys.stdout
-            # The console mail backend prints whole mails; the transcript shows them as a line.
-            with contextlib.redirect_stdout(io.StringIO()):
-                async with running(application):
-                    await _script(standin, resources, out)
-    await _topic_mode(out=sys.stdout)
+    await _act(_script, kb_folder=kb_folder)
+    # The second act: the same bot with topic mode on, a topic per ticket on both sides.
+    await _act(_topics_script, topics=True, require_email_verification=False)
     print("\nThat was the whole story. Run `make run` with a token to use it for real.")
     return 0
 
 
-async def _topic_mode(out: TextIO) -> None:
-    """The second act: the same bot with topic mode on, a topic per ticket on both sides."""
-    with tempfile.TemporaryDirectory(prefix="helpdesk-demo-topics-") as folder:
+async def _act(
+    script: Callable[[BotApiStandin, Resources, TextIO], Awaitable[None]],
+    *,
+    kb_folder: Path | None = None,
+    topics: bool = False,
+    **settings_: object,
+) -> None:
+    """Run `script(standin, resources, out)` against a fresh stand-in and database."""
+    out = sys.stdout
+    with tempfile.TemporaryDirectory(prefix="helpdesk-demo-") as folder:
         async with BotApiStandin(
-            token=TOKEN, bot_username="helpdesk_demo_bot", topics_enabled=True
+            token=TOKEN, bot_username="helpdesk_demo_bot", topics_enabled=topics
         ) as standin:
             settings = load_settings(
                 _env_file=None,
@@ -162,19 +150,22 @@ async def _topic_mode(out: TextIO) -> None:
                 database_url=f"sqlite+aiosqlite:///{Path(folder) / 'demo.db'}",
                 admin_ids=[ADMIN_ID],
                 email_backend="console",
-                require_email_verification=False,
                 digest_schedule="off",
                 admin_digest_schedule="off",
+                **settings_,
             )
             await asyncio.to_thread(upgrade, settings.database_url)
             resources = Resources.open(settings)
+            if kb_folder is not None:
+                await _load_articles(resources, kb_folder)
             application = build_application(resources, rate_limiter=False)
+            # The console mail backend prints whole mails; the transcript shows them as a line.
             with contextlib.redirect_stdout(io.StringIO()):
                 async with running(application):
-                    await _topics_script(standin, out)
+                    await script(standin, resources, out)
 
 
-async def _topics_script(standin: BotApiStandin, out: TextIO) -> None:
+async def _topics_script(standin: BotApiStandin, resources: Resources, out: TextIO) -> None:
     admin = standin.user(ADMIN_ID, first_name="Ada", username="ada")
     agent = standin.user(20, first_name="Sam", username="sam_support")
     bob = standin.user(40, first_name="Bob", username="bob")
