@@ -66,11 +66,15 @@ def incoming_of(update: Update, message: Message) -> Incoming:
 
 
 def _header_of(message: Message) -> str | None:
-    """The first line of a message the bot wrote (a relayed message's `#N · name`)."""
-    body = message.text or message.caption
-    if message.from_user is None or not message.from_user.is_bot or not body:
+    """The first line of a message the bot wrote (a relayed message's `#N · name`), or the
+    name of the topic it created (`#N · subject`, ✅ or ↪ first): either names the ticket
+    while its stored reference (or the topic's id) is not committed yet."""
+    if message.from_user is None or not message.from_user.is_bot:
         return None
-    return body.split("\n", 1)[0]
+    if message.forum_topic_created is not None:
+        return message.forum_topic_created.name.lstrip("✅↪ ")
+    body = message.text or message.caption
+    return body.split("\n", 1)[0] if body else None
 
 
 def paced(context: HelpdeskContext) -> tuple[datetime | None, list[Output]]:
