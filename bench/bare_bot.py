@@ -12,16 +12,26 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Awaitable, Callable
 
 from telegram import Update
 from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
 
+Handle = Callable[[Update, ContextTypes.DEFAULT_TYPE], Awaitable[None]]
 
-def build(token: str, api_url: str, target_chat: int) -> Application:
+
+def copying(target_chat: int) -> Handle:
+    """Copy every message to the target chat (the bare bot's whole work)."""
+
     async def copy(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         await context.bot.copy_message(target_chat, message.chat_id, message.message_id)
 
+    return copy
+
+
+def build(token: str, api_url: str, handle: Handle) -> Application:
+    """PTB's defaults against the Bot API at `api_url`, `handle` for every message."""
     application = (
         ApplicationBuilder()
         .token(token)
@@ -29,16 +39,17 @@ def build(token: str, api_url: str, target_chat: int) -> Application:
         .base_file_url(f"{api_url}/file/bot")
         .build()
     )
-    application.add_handler(MessageHandler(filters.ALL, copy))
+    application.add_handler(MessageHandler(filters.ALL, handle))
     return application
 
 
-def main() -> None:
+def main(handler_for: Callable[[int], Handle] = copying) -> None:
+    """Run the bot from the environment the benchmark gives it (shared with forward_bot.py)."""
     logging.basicConfig(level=logging.WARNING)
     application = build(
         os.environ["TELEGRAM_BOT_TOKEN"],
         os.environ["TELEGRAM_API_URL"].rstrip("/"),
-        int(os.environ["BARE_TARGET_CHAT"]),
+        handler_for(int(os.environ["BARE_TARGET_CHAT"])),
     )
     application.run_polling(allowed_updates=Update.ALL_TYPES)
 

@@ -11,41 +11,28 @@ before it is sent and sends no receipt; this bot stores nothing and sends twice.
 
 from __future__ import annotations
 
-import logging
-import os
+import sys
+from pathlib import Path
 
 from telegram import Update
-from telegram.ext import Application, ApplicationBuilder, ContextTypes, MessageHandler, filters
+from telegram.ext import ContextTypes
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from bare_bot import Handle, main
 
 RECEIPT = "Received, an agent will answer here."
 
 
-def build(token: str, api_url: str, target_chat: int) -> Application:
+def forwarding(target_chat: int) -> Handle:
+    """Forward every message to the target chat and send the customer a receipt."""
+
     async def forward(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         message = update.effective_message
         await context.bot.forward_message(target_chat, message.chat_id, message.message_id)
         await context.bot.send_message(message.chat_id, RECEIPT)
 
-    application = (
-        ApplicationBuilder()
-        .token(token)
-        .base_url(f"{api_url}/bot")
-        .base_file_url(f"{api_url}/file/bot")
-        .build()
-    )
-    application.add_handler(MessageHandler(filters.ALL, forward))
-    return application
-
-
-def main() -> None:
-    logging.basicConfig(level=logging.WARNING)
-    application = build(
-        os.environ["TELEGRAM_BOT_TOKEN"],
-        os.environ["TELEGRAM_API_URL"].rstrip("/"),
-        int(os.environ["BARE_TARGET_CHAT"]),
-    )
-    application.run_polling(allowed_updates=Update.ALL_TYPES)
+    return forward
 
 
 if __name__ == "__main__":
-    main()
+    main(forwarding)
